@@ -1,0 +1,1 @@
+"""Dataset contract, synthetic data, validation and import of garments and people."""
