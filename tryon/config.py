@@ -129,9 +129,14 @@ class ModelConfig:
         return cls(preset=preset, resolution=resolution, **{**PRESETS[preset], **overrides})
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values; `from_dict` inverts it."""
         values = dataclasses.asdict(self)
         values["resolution"] = str(self.resolution)
         return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        return section_from_dict(cls, values, where="model config")
 
 
 @dataclass(frozen=True)

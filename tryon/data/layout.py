@@ -15,16 +15,14 @@ A dataset root holds, per phase (`train` or `test`)::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from tryon.atomic import atomic_path
 from tryon.labels import NUM_KEYPOINTS
 
 PHASES = ("train", "test")
@@ -245,24 +243,10 @@ def write_mask(path: Path, mask: np.ndarray) -> None:
 def _atomic_save(path: Path, image: Image.Image) -> None:
     path = Path(path)
     options = {"quality": JPEG_QUALITY} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    with _atomic_target(path) as tmp:
+    with atomic_path(path) as tmp:
         image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()], **options)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    with _atomic_target(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         tmp.write_text(text)
-
-
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path` that replaces it on success and vanishes on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

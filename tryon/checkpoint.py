@@ -1,0 +1,80 @@
+"""Checkpoints: state dicts plus the model config as JSON, written atomically, loaded weights-only.
+
+A checkpoint is one file so that a crash can never leave weights and config out of step: it is
+written to a temporary file beside the target, flushed to disk, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tryon.atomic import atomic_path
+from tryon.config import ModelConfig
+
+CHECKPOINT_FORMAT = 1
+# Fields that change tensor shapes; a checkpoint that differs in any of them cannot be loaded.
+SHAPE_FIELDS = ("resolution", "preset", "base_width", "depth", "max_width", "disc_width", "disc_layers",
+                "disc_scales", "tps_grid", "noise_channels")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint built for another resolution or network size than the one configured."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint file holds: the model config and named state dicts (and other tensors/values)."""
+
+    model_config: ModelConfig
+    state: dict[str, Any]
+
+
+def save_checkpoint(path: Path, *, model_config: ModelConfig, state: dict[str, Any]) -> Path:
+    """Write `state` (state dicts, counters, RNG states) with the config, atomically; returns `path`."""
+    path = Path(path)
+    payload = {"format": CHECKPOINT_FORMAT, "model_config": json.dumps(model_config.to_dict()), "state": state}
+    with atomic_path(path, durable=True) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def load_checkpoint(
+    path: Path, *, expect: ModelConfig | None = None, map_location: str | torch.device = "cpu"
+) -> Checkpoint:
+    """Load a checkpoint with `weights_only=True`.
+
+    With `expect`, a checkpoint whose resolution or network sizes differ is refused with a message
+    that names both, instead of failing later with a tensor shape error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; train one with `tryon train` first")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several unrelated types for corrupt files
+        raise ValueError(f"checkpoint {path} is not readable ({type(error).__name__}: {error})") from error
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"checkpoint {path} is not a tryon checkpoint of format {CHECKPOINT_FORMAT}")
+    config = ModelConfig.from_dict(json.loads(payload["model_config"]))
+    if expect is not None:
+        _check_compatible(path, found=config, expected=expect)
+    return Checkpoint(model_config=config, state=payload["state"])
+
+
+def _check_compatible(path: Path, *, found: ModelConfig, expected: ModelConfig) -> None:
+    found_values, expected_values = found.to_dict(), expected.to_dict()
+    differences = [
+        f"{name} {found_values[name]} (configured: {expected_values[name]})"
+        for name in SHAPE_FIELDS
+        if found_values[name] != expected_values[name]
+    ]
+    if differences:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} was built for another model: " + ", ".join(differences)
+            + "; use a matching --size/--preset or a checkpoint trained for this configuration"
+        )
