@@ -17,9 +17,6 @@ from tryon.atomic import atomic_path
 from tryon.config import ModelConfig
 
 CHECKPOINT_FORMAT = 1
-# Fields that change tensor shapes; a checkpoint that differs in any of them cannot be loaded.
-SHAPE_FIELDS = ("resolution", "preset", "base_width", "depth", "max_width", "disc_width", "disc_layers",
-                "disc_scales", "tps_grid", "noise_channels")
 
 
 class CheckpointMismatchError(ValueError):
@@ -48,8 +45,9 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Load a checkpoint with `weights_only=True`.
 
-    With `expect`, a checkpoint whose resolution or network sizes differ is refused with a message
-    that names both, instead of failing later with a tensor shape error.
+    With `expect`, a checkpoint whose model config differs in any field (resolution, preset, widths,
+    pose and composition settings) is refused with a message that names both values, instead of
+    failing later with a tensor shape error or silently composing differently from training.
     """
     path = Path(path)
     if not path.is_file():
@@ -70,8 +68,8 @@ def _check_compatible(path: Path, *, found: ModelConfig, expected: ModelConfig) 
     found_values, expected_values = found.to_dict(), expected.to_dict()
     differences = [
         f"{name} {found_values[name]} (configured: {expected_values[name]})"
-        for name in SHAPE_FIELDS
-        if found_values[name] != expected_values[name]
+        for name in expected_values
+        if found_values.get(name) != expected_values[name]
     ]
     if differences:
         raise CheckpointMismatchError(

@@ -93,7 +93,7 @@ def section_from_dict(cls: type[SectionT], values: dict[str, Any] | None, *, whe
 PRESETS: dict[str, dict[str, int]] = {
     # Picked for speed at equal quality on the synthetic and VITON data: narrow full-resolution
     # layers, capacity in the deep levels where pixels are few.
-    "default": {"base_width": 16, "depth": 5, "max_width": 256, "disc_width": 32},
+    "default": {"base_width": 16, "depth": 5, "max_width": 128, "disc_width": 32},
     # The paper's widths: four 64..1024 U-Nets, about 140M generator parameters in all.
     "original": {"base_width": 64, "depth": 5, "max_width": 1024, "disc_width": 64},
 }
@@ -112,8 +112,13 @@ class ModelConfig:
     disc_layers: int = 3  # strided PatchGAN layers per scale
     disc_scales: int = 2  # multi-scale discriminator: full and half resolution
     tps_grid: int = 5  # K of the K x K TPS control grid
+    tps_width: int = 8  # first conv's channels in the TPS regressor; doubles per stride-2 level
+    tps_levels: int = 6  # stride-2 conv levels of the TPS regressor (ACGPN's has 6, 8..256 channels)
+    tps_hidden: int = 128  # hidden units of the regressor's head before the control-point offsets
     noise_channels: int = 1  # Gaussian noise channel fed to the generators, as in ACGPN
     pose_radius: int = 5  # half side of each keypoint square in the pose maps, at 256x192
+    garment_dilation: int = 1  # growth of G2's garment mask before composition, pixels at 256x192
+    arm_hole_dilation: int = 10  # growth of occluded arms cut out of the person image, at 256x192
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:

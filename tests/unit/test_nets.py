@@ -1,0 +1,258 @@
+"""Shapes, state-dict round trips, batch 1, checkpointing, presets and VGG loading of tryon.nets."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from tryon.config import ModelConfig, Resolution
+from tryon.labels import NUM_KEYPOINTS, NUM_LABELS
+from tryon.nets import (
+    FusionGenerator,
+    GarmentMaskGenerator,
+    LayoutGenerator,
+    MultiScaleDiscriminator,
+    TryOnDiscriminators,
+    TryOnGenerators,
+    UNet,
+    VGG19Features,
+    WarpOutput,
+    load_vgg19,
+)
+from tryon.nets.channels import MASK, RGB
+
+B, H, W = 2, 64, 48
+
+
+@pytest.fixture(scope="module")
+def config() -> ModelConfig:
+    return ModelConfig.from_preset(
+        "default", Resolution(H, W), base_width=4, max_width=16, disc_width=4, tps_width=2, tps_hidden=8
+    )
+
+
+def inputs(batch: int = B) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(batch, *shape, H, W, generator=generator) * 2 - 1
+
+    return {
+        "garment": rand(RGB),
+        "garment_mask": (rand(MASK) > 0).float(),
+        "layout": torch.softmax(rand(NUM_LABELS) * 10, dim=1),
+        "pose_maps": rand(NUM_KEYPOINTS).sign(),
+        "image": rand(RGB),
+        "noise": torch.randn(batch, 1, H, W, generator=generator),
+    }
+
+
+def sgm_inputs(x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The keyword arguments G1 and G2 share."""
+    names = {
+        "garment": "garment",
+        "garment_mask": "garment_mask",
+        "body_layout": "layout",
+        "pose_maps": "pose_maps",
+    }
+    return {argument: x[name] for argument, name in names.items()}
+
+
+def run_all(generators: TryOnGenerators, x: dict[str, torch.Tensor]):
+    sgm = sgm_inputs(x)
+    layout_logits = generators.g1(**sgm, noise=x["noise"])
+    mask_logits = generators.g2(**sgm, noise=x["noise"])
+    warp = generators.warper(
+        garment=x["garment"], garment_mask=x["garment_mask"], target_mask=x["garment_mask"]
+    )
+    image = generators.g3(
+        image_with_holes=x["image"],
+        layout=x["layout"],
+        garment=warp.refined_garment,
+        skin_colour=x["image"],
+        noise=x["noise"],
+    )
+    return layout_logits, mask_logits, warp, image
+
+
+def test_generator_shapes(config):
+    torch.manual_seed(0)
+    layout_logits, mask_logits, warp, image = run_all(TryOnGenerators.from_config(config), inputs())
+    assert layout_logits.shape == (B, NUM_LABELS, H, W)
+    assert mask_logits.shape == (B, MASK, H, W)
+    assert isinstance(warp, WarpOutput)
+    assert warp.warped_garment.shape == warp.refined_garment.shape == (B, RGB, H, W)
+    assert warp.warped_mask.shape == warp.composition_mask.shape == (B, MASK, H, W)
+    assert warp.control_points.shape == (B, config.tps_grid**2, 2)
+    assert warp.grid.shape == (B, H, W, 2)
+    assert image.shape == (B, RGB, H, W) and image.abs().max() <= 1
+
+
+def test_input_channels_derive_from_the_label_table(config):
+    noise = config.noise_channels
+    assert LayoutGenerator.CONDITION_CHANNELS == MASK + RGB + NUM_LABELS + NUM_KEYPOINTS
+    assert GarmentMaskGenerator.CONDITION_CHANNELS == LayoutGenerator.CONDITION_CHANNELS
+    generators = TryOnGenerators.from_config(config)
+    # ACGPN's G1 and G2 take 37 channels and its G3 24: 36 + noise and 23 + noise here.
+    assert generators.g1.unet.down[0][0].in_channels == LayoutGenerator.CONDITION_CHANNELS + noise
+    assert generators.g3.unet.down[0][0].in_channels == FusionGenerator.CONDITION_CHANNELS + noise
+
+
+def test_noise_is_sampled_when_not_given(config):
+    g1 = LayoutGenerator.from_config(config).eval()
+    x = inputs()
+    sgm = sgm_inputs(x)
+    assert g1(**sgm).shape == (B, NUM_LABELS, H, W)
+
+
+def test_discriminator_outputs_per_scale_features(config):
+    discriminators = TryOnDiscriminators.from_config(config)
+    conditions = {
+        discriminators.d1: LayoutGenerator.CONDITION_CHANNELS + NUM_LABELS,
+        discriminators.d2: GarmentMaskGenerator.CONDITION_CHANNELS + MASK,
+        discriminators.d3: FusionGenerator.CONDITION_CHANNELS + RGB,
+    }
+    for discriminator, channels in conditions.items():
+        outputs = discriminator(torch.randn(B, channels, H, W))
+        assert len(outputs) == config.disc_scales
+        for scale in outputs:
+            assert len(scale) == config.disc_layers + 2
+            assert scale[-1].shape[:2] == (B, 1)
+        assert outputs[1][-1].shape[-1] < outputs[0][-1].shape[-1]
+
+
+def test_spectral_norm_discriminator_runs():
+    discriminator = MultiScaleDiscriminator(5, width=4, layers=2, scales=2, spectral_norm=True)
+    outputs = discriminator(torch.randn(1, 5, 32, 24))
+    assert len(outputs) == 2 and outputs[0][-1].shape[1] == 1
+
+
+def test_state_dict_round_trip_gives_identical_outputs(config):
+    torch.manual_seed(0)
+    original = TryOnGenerators.from_config(config).eval()
+    torch.nn.init.normal_(original.warper.regressor.head[-1].weight, std=1e-2)  # a non-identity warp
+    buffer = io.BytesIO()
+    torch.save(original.state_dict(), buffer)
+    buffer.seek(0)
+    torch.manual_seed(1)
+    restored = TryOnGenerators.from_config(config).eval()
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    x = inputs()
+    with torch.no_grad():
+        expected, actual = run_all(original, x), run_all(restored, x)
+    for left, right in zip(expected, actual, strict=True):
+        if isinstance(left, WarpOutput):
+            left, right = left.refined_garment, right.refined_garment
+        assert torch.equal(left, right)
+
+
+def test_batch_of_one_trains(config):
+    generators = TryOnGenerators.from_config(config).train()
+    layout_logits, mask_logits, warp, image = run_all(generators, inputs(batch=1))
+    loss = layout_logits.mean() + mask_logits.mean() + warp.refined_garment.mean() + image.mean()
+    loss.backward()
+    assert all(p.grad is not None for p in generators.g3.parameters())
+
+
+def test_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    plain = UNet(5, 3, base_width=4, depth=4, max_width=16)
+    checkpointed = UNet(5, 3, base_width=4, depth=4, max_width=16, checkpointing=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 5, 32, 24)
+    for net in (plain, checkpointed):
+        net(x).square().mean().backward()
+    for (name, left), right in zip(plain.named_parameters(), checkpointed.parameters(), strict=True):
+        torch.testing.assert_close(left.grad, right.grad, msg=name)
+
+
+def test_unet_accepts_sizes_that_do_not_halve_evenly():
+    net = UNet(3, 2, base_width=4, depth=5, max_width=16)
+    for size in ((80, 48), (64, 48), (48, 80)):
+        assert net(torch.randn(1, 3, *size)).shape == (1, 2, *size)
+
+
+def test_channels_last_input_gives_the_same_output(config):
+    torch.manual_seed(0)
+    g3 = FusionGenerator.from_config(config).eval()
+    x = torch.randn(B, FusionGenerator.CONDITION_CHANNELS, H, W)
+    parts = torch.split(x, [RGB, NUM_LABELS, RGB, RGB], dim=1)
+    noise = torch.randn(B, config.noise_channels, H, W)
+    with torch.no_grad():
+        expected = g3(
+            image_with_holes=parts[0], layout=parts[1], garment=parts[2], skin_colour=parts[3], noise=noise
+        )
+        g3 = g3.to(memory_format=torch.channels_last)
+        last = [part.contiguous(memory_format=torch.channels_last) for part in parts]
+        actual = g3(
+            image_with_holes=last[0], layout=last[1], garment=last[2], skin_colour=last[3], noise=noise
+        )
+    torch.testing.assert_close(actual, expected, atol=2e-4, rtol=1e-3)  # other conv kernels, other rounding
+
+
+def parameter_count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def test_original_preset_has_the_papers_size():
+    config = ModelConfig.from_preset("original", Resolution(256, 192))
+    with torch.device("meta"):
+        generators = TryOnGenerators.from_config(config)
+    # ACGPN's 64..1024 U-Net ("Refine") has 34.5M parameters; four of them plus the TPS regressor.
+    assert parameter_count(generators.g1) == pytest.approx(34.5e6, rel=0.01)
+    assert parameter_count(generators) == pytest.approx(140e6, rel=0.02)
+
+
+def test_default_preset_fits_the_flop_budget():
+    config = ModelConfig.from_preset("default", Resolution(256, 192))
+    with torch.device("meta"):
+        generators = TryOnGenerators.from_config(config).eval()
+        x = {name: torch.empty(1, *t.shape[1:-2], 256, 192) for name, t in inputs(batch=1).items()}
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            run_all(generators, x)
+    assert counter.get_total_flops() <= 25e9
+
+
+def torchvision_state_dict() -> dict[str, torch.Tensor]:
+    """Random weights under torchvision's vgg19 names, with the layers and classifier we skip."""
+    torch.manual_seed(0)
+    state = {name: torch.randn_like(value) * 0.05 for name, value in VGG19Features().state_dict().items()}
+    state["features.30.weight"] = torch.randn(512, 512, 3, 3)
+    state["classifier.0.weight"] = torch.randn(8, 8)
+    return state
+
+
+def test_vgg_loads_a_torchvision_state_dict(tmp_path: Path):
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    state = torchvision_state_dict()
+    torch.save(state, path)
+    vgg = load_vgg19(path)
+    assert not vgg.training and not any(p.requires_grad for p in vgg.parameters())
+    torch.testing.assert_close(vgg.features[28].weight, state["features.28.weight"])
+    activations = vgg(torch.rand(1, 3, 32, 32) * 2 - 1)
+    assert [a.shape[1] for a in activations] == [64, 128, 256, 512, 512]
+    assert [a.shape[-1] for a in activations] == [32, 16, 8, 4, 2]
+
+
+def test_vgg_missing_file_says_which_and_how(tmp_path: Path):
+    path = tmp_path / "weights" / "vgg19.pth"
+    with pytest.raises(FileNotFoundError, match=r"vgg19\.pth") as error:
+        load_vgg19(path)
+    assert str(path) in str(error.value) and "nothing is downloaded" in str(error.value)
+    with pytest.raises(FileNotFoundError, match="no VGG19 weights path"):
+        load_vgg19(None)
+
+
+def test_vgg_rejects_a_file_without_vgg_weights(tmp_path: Path):
+    path = tmp_path / "other.pth"
+    torch.save({"features.0.weight": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match=r"other\.pth"):
+        load_vgg19(path)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"other\.pth"):
+        load_vgg19(path)

@@ -1,0 +1,92 @@
+"""The U-Net that every ACGPN generator is built on (G1, G2, the warp refinement and G3).
+
+The layout follows ACGPN's `Refine` network: per level two 3x3 conv-norm-ReLU layers, 2x2 max
+pooling on the way down, nearest upsampling and a conv halving the channels on the way up, the
+skip concatenated before the level's two convs, and a final 3x3 conv to the outputs. ACGPN's
+dropout on the two deepest levels is left out (our generators take a noise channel instead).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+
+def conv_norm_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
+    """A 3x3 convolution, instance norm (statistics per sample, so batch 1 trains) and ReLU."""
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.InstanceNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        *conv_norm_relu(in_channels, out_channels), *conv_norm_relu(out_channels, out_channels)
+    )
+
+
+class UpLevel(nn.Module):
+    """One decoder level: upsample to the skip's size, halve the channels, concatenate, two convs."""
+
+    def __init__(self, in_channels: int, skip_channels: int) -> None:
+        super().__init__()
+        self.reduce = nn.Sequential(*conv_norm_relu(in_channels, skip_channels))
+        self.fuse = double_conv(2 * skip_channels, skip_channels)
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        # Upsampling to the skip's exact size (not a fixed 2x) lets odd level sizes through, e.g.
+        # 1024x768 at depth 5 or 64x48 at depth 6, where a pooled side was rounded down.
+        x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
+        return self.fuse(torch.cat([skip, self.reduce(x)], dim=1))
+
+
+class UNet(nn.Module):
+    """A U-Net from `in_channels` to `out_channels` (raw outputs: no final activation).
+
+    Level i has min(base_width * 2**i, max_width) channels; there are `depth` levels, so each side
+    of the input must be at least 2**depth pixels for the deepest instance norm to see more than one
+    pixel. With `checkpointing`, each level's activations are recomputed in the backward pass
+    instead of stored, which is what lets 1024x768 training fit one GPU.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        base_width: int,
+        depth: int,
+        max_width: int,
+        checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        widths = [min(base_width * 2**level, max_width) for level in range(depth)]
+        self.checkpointing = checkpointing
+        self.down = nn.ModuleList(
+            double_conv(previous, width)
+            for previous, width in zip([in_channels, *widths[:-1]], widths, strict=True)
+        )
+        self.up = nn.ModuleList(
+            UpLevel(deeper, width) for deeper, width in zip(widths[:0:-1], widths[-2::-1], strict=True)
+        )
+        self.head = nn.Conv2d(widths[0], out_channels, kernel_size=3, padding=1)
+
+    def _run(self, level: nn.Module, *inputs: Tensor) -> Tensor:
+        if self.checkpointing and torch.is_grad_enabled():
+            return checkpoint(level, *inputs, use_reentrant=False)
+        return level(*inputs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        skips = []
+        for index, level in enumerate(self.down):
+            if index:
+                x = F.max_pool2d(x, kernel_size=2)
+            x = self._run(level, x)
+            skips.append(x)
+        for level, skip in zip(self.up, reversed(skips[:-1]), strict=True):
+            x = self._run(level, x, skip)
+        return self.head(x)

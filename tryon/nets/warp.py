@@ -1,0 +1,169 @@
+"""ACGPN's clothes warping module (CWM): a TPS spatial transformer and a refinement U-Net."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tryon.config import ModelConfig
+from tryon.nets.channels import MASK, RGB
+from tryon.nets.unet import UNet
+from tryon.ops.tps import TPSGridGenerator, regular_grid
+
+REGRESSOR_IN_CHANNELS = RGB + MASK + MASK
+"""The garment, its mask and the target worn-garment mask."""
+
+REFINE_IN_CHANNELS = RGB + MASK + MASK
+"""The warped garment, the warped garment mask and the target worn-garment mask."""
+
+REFINE_OUT_CHANNELS = RGB + MASK
+"""A rendered garment and the mask that composes it with the warped garment."""
+
+
+def conv_group_relu(in_channels: int, out_channels: int, *, stride: int) -> list[nn.Module]:
+    # One normalisation group: works at batch 1 and on the 1x1 maps that small images reach.
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1),
+        nn.GroupNorm(1, out_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class TPSRegressor(nn.Module):
+    """Regresses (B, K * K, 2) control-point offsets from the regular grid, zero at initialisation.
+
+    A strided CNN encoder (`levels` 3x3 stride-2 convs, `width` channels doubling per level, then
+    two 3x3 convs) pooled to a K x K map, so that each control point has a cell of features and the
+    head does not depend on the image size; then a two-layer head. The last layer starts at zero,
+    so a fresh warper is the identity warp, as in ACGPN's (and the original STN's) initialisation.
+    """
+
+    def __init__(self, in_channels: int, *, grid_size: int, width: int, levels: int, hidden: int) -> None:
+        super().__init__()
+        widths = [width * 2**level for level in range(levels)]
+        layers: list[nn.Module] = []
+        for previous, current in zip([in_channels, *widths[:-1]], widths, strict=True):
+            layers += conv_group_relu(previous, current, stride=2)
+        for _ in range(2):
+            layers += conv_group_relu(widths[-1], widths[-1], stride=1)
+        self.grid_size = grid_size
+        self.encoder = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(grid_size), nn.Flatten())
+        self.head = nn.Sequential(
+            nn.Linear(widths[-1] * grid_size**2, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, grid_size**2 * 2),
+        )
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) to (B, K * K, 2) offsets in normalised coordinates."""
+        return self.head(self.encoder(x)).view(x.shape[0], self.grid_size**2, 2)
+
+
+@dataclass(frozen=True)
+class WarpOutput:
+    """What the warping module produces for a garment and a target mask.
+
+    warped_garment: (B, 3, H, W) the garment under the TPS warp.
+    warped_mask: (B, 1, H, W) its mask under the same warp.
+    refined_garment: (B, 3, H, W) the refined warped garment, zero outside the target mask.
+    composition_mask: (B, 1, H, W) in [0, 1], where the refined garment copies the warped one.
+    control_points: (B, K * K, 2) where the regular grid's points sample the garment.
+    grid: (B, H, W, 2) the dense grid_sample grid.
+    """
+
+    warped_garment: Tensor
+    warped_mask: Tensor
+    refined_garment: Tensor
+    composition_mask: Tensor
+    control_points: Tensor
+    grid: Tensor
+
+
+class GarmentWarper(nn.Module):
+    """CWM: warps the laydown garment onto the target worn-garment mask and refines the result.
+
+    The refinement U-Net sees the warped garment detached, as in ACGPN: the warp is trained by the
+    losses on `warped_garment` and `warped_mask`, and the refinement cannot undo a bad warp by
+    pulling the TPS through its own losses.
+    """
+
+    def __init__(
+        self,
+        *,
+        grid_size: int,
+        regressor_width: int,
+        regressor_levels: int,
+        regressor_hidden: int,
+        base_width: int,
+        depth: int,
+        max_width: int,
+        checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        self.regressor = TPSRegressor(
+            REGRESSOR_IN_CHANNELS,
+            grid_size=grid_size,
+            width=regressor_width,
+            levels=regressor_levels,
+            hidden=regressor_hidden,
+        )
+        self.tps = TPSGridGenerator(grid_size)
+        self.register_buffer("regular_grid", regular_grid(grid_size), persistent=False)
+        self.refine = UNet(
+            REFINE_IN_CHANNELS,
+            REFINE_OUT_CHANNELS,
+            base_width=base_width,
+            depth=depth,
+            max_width=max_width,
+            checkpointing=checkpointing,
+        )
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, *, checkpointing: bool = False) -> Self:
+        """The warper with the TPS grid and widths of `config`."""
+        return cls(
+            grid_size=config.tps_grid,
+            regressor_width=config.tps_width,
+            regressor_levels=config.tps_levels,
+            regressor_hidden=config.tps_hidden,
+            base_width=config.base_width,
+            depth=config.depth,
+            max_width=config.max_width,
+            checkpointing=checkpointing,
+        )
+
+    def forward(self, *, garment: Tensor, garment_mask: Tensor, target_mask: Tensor) -> WarpOutput:
+        """Warp `garment` (B, 3, H, W) and `garment_mask` (B, 1, H, W) onto `target_mask` (B, 1, H, W)."""
+        height, width = garment.shape[-2:]
+        offsets = self.regressor(torch.cat([garment, garment_mask, target_mask], dim=1))
+        control_points = self.regular_grid + offsets
+        grid = self.tps(control_points, height, width)
+        # The grid stays float32 (see tps_sampling_grid); the images follow it and come back.
+        # Border padding for the garment (its laydown background continues), zeros for the mask.
+        warped_garment = F.grid_sample(
+            garment.to(grid.dtype), grid, padding_mode="border", align_corners=False
+        ).to(garment.dtype)
+        warped_mask = F.grid_sample(
+            garment_mask.to(grid.dtype), grid, padding_mode="zeros", align_corners=False
+        ).to(garment_mask.dtype)
+
+        refined = self.refine(torch.cat([warped_garment.detach(), warped_mask.detach(), target_mask], dim=1))
+        rendered = refined[:, :RGB].tanh()
+        composition_mask = refined[:, RGB:].sigmoid() * target_mask
+        refined_garment = (
+            rendered * (1 - composition_mask) + composition_mask * warped_garment
+        ) * target_mask
+        return WarpOutput(
+            warped_garment=warped_garment,
+            warped_mask=warped_mask,
+            refined_garment=refined_garment,
+            composition_mask=composition_mask,
+            control_points=control_points,
+            grid=grid,
+        )
