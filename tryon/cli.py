@@ -5,6 +5,9 @@ Heavy modules (torch, OpenCV) are imported inside the commands so that `tryon --
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -108,6 +111,54 @@ def data_preview(
     from tryon.data.preview import write_preview
 
     typer.echo(f"preview: {write_preview(DatasetLayout(root, phase), out, samples=samples)}")
+
+
+@app.command("infer")
+def infer(
+    data: Annotated[Path, typer.Option("--data", help="Dataset root holding the persons and garments.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file (one pair) or folder (--pairs).")],
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="Trained checkpoint (tryon train).")] = None,
+    person: Annotated[str | None, typer.Option("--person", help="Person image name, e.g. 000001_0.jpg.")] = None,
+    garment: Annotated[str | None, typer.Option("--garment", help="Garment image name, e.g. 000002_1.jpg.")] = None,
+    pairs: Annotated[
+        Path | None, typer.Option("--pairs", help="Pairs file (`PERSON.jpg GARMENT.jpg` lines) for a batch.", exists=True, dir_okay=False)
+    ] = None,
+    phase: PhaseOption = "test",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per forward pass.")] = 8,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generators' noise.")] = 0,
+) -> None:
+    """Put a garment on a person (--person/--garment) or run a whole pairs file (--pairs)."""
+    if checkpoint is None:
+        raise _fail(
+            "infer: --checkpoint is required; an untrained model's output is never presented as a try-on. "
+            "Train one with `tryon train` (or `make demo`)."
+        )
+    if (pairs is None) == (person is None or garment is None):
+        raise _fail("infer: give either --person and --garment, or --pairs")
+    import torch
+
+    from tryon.data.dataset import TryOnDataset
+    from tryon.data.layout import Pair, parse_pairs
+    from tryon.inference import try_on_pairs
+    from tryon.pipeline import TryOnPipeline
+
+    torch.manual_seed(seed)
+    pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=device)
+    selected = parse_pairs(pairs.read_text(), source=str(pairs)) if pairs else [Pair(person, garment)]
+    dataset = TryOnDataset(data, phase=phase, resolution=pipeline.config.resolution, pairs=selected)
+    out_dir = out if pairs else Path(tempfile.mkdtemp(dir=out.parent if out.parent.exists() else None))
+    try:
+        results = try_on_pairs(pipeline, dataset, out_dir=out_dir, batch_size=batch_size)
+    except FileNotFoundError as error:
+        raise _fail(f"infer: {error}") from None
+    if pairs is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(results[0].path, out)
+        shutil.rmtree(out_dir)
+        typer.echo(f"infer: {out}")
+    else:
+        typer.echo(f"infer: wrote {len(results)} try-on images to {out}")
 
 
 @app.command("demo")

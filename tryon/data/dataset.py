@@ -94,10 +94,19 @@ def collate(samples: list[dict]) -> TryOnBatch:
 class TryOnDataset(Dataset):
     """Pairs of one phase of a dataset root, decoded to tensors at the configured resolution."""
 
-    def __init__(self, root: Path, *, phase: str, resolution: Resolution, with_unpaired: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        phase: str,
+        resolution: Resolution,
+        with_unpaired: bool = False,
+        pairs: list[Pair] | None = None,
+    ) -> None:
+        """`pairs` overrides the phase's own pairing (its pairs file or sorted order)."""
         self.layout = DatasetLayout(Path(root), phase)
         self.resolution = resolution
-        self.pairs: list[Pair] = read_pairs(self.layout)
+        self.pairs: list[Pair] = read_pairs(self.layout) if pairs is None else list(pairs)
         self.unpaired: dict[str, str] = {}
         if with_unpaired:
             self.unpaired = {pair.person: pair.garment for pair in read_unpaired(self.layout)}
