@@ -254,6 +254,9 @@ DEFECTS = {
         pose,
         "51 values, expected 54",
     ),
+    "pose outside the image": Defect(
+        lambda d, i: write_pose(pose(d, i), np.full((NUM_KEYPOINTS, 3), 500.0)), pose, "outside the"
+    ),
     "pose people empty": Defect(
         lambda d, i: write_json(pose(d, i), {"people": []}), pose, "'people' is empty"
     ),

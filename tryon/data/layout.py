@@ -126,16 +126,26 @@ class DatasetLayout:
             directory.mkdir(parents=True, exist_ok=True)
 
 
+def parse_pair_line(line: str) -> Pair | None:
+    """One pairs-file line as a Pair, None for a blank line; ValueError says what is wrong with it."""
+    fields = line.split()
+    if not fields:
+        return None
+    if len(fields) != 2:
+        raise ValueError(f"expected 'PERSON.jpg GARMENT.jpg', got {line!r}")
+    return Pair(person=fields[0], garment=fields[1])
+
+
 def parse_pairs(text: str, *, source: str) -> list[Pair]:
     """Parse the lines of a pairs file; raises ValueError naming the line for malformed ones."""
     pairs = []
     for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 2:
-            raise ValueError(f"{source}:{number}: expected 'PERSON.jpg GARMENT.jpg', got {line!r}")
-        pairs.append(Pair(person=fields[0], garment=fields[1]))
+        try:
+            pair = parse_pair_line(line)
+        except ValueError as error:
+            raise ValueError(f"{source}:{number}: {error}") from None
+        if pair is not None:
+            pairs.append(pair)
     return pairs
 
 

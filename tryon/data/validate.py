@@ -29,10 +29,11 @@ from tryon.data.layout import (
     DatasetLayout,
     Pair,
     PoseFormatError,
+    parse_pair_line,
     read_pairs,
     read_pose,
 )
-from tryon.labels import VALID_IDS
+from tryon.labels import POSE_KEYPOINTS, VALID_IDS
 
 # A garment mask pixel is mid-grey when it is neither near black nor near white.
 MID_GREY = (32, 224)
@@ -306,9 +307,20 @@ class _PhaseCheck:
 
     def check_pose(self, path: Path) -> None:
         try:
-            read_pose(path)
+            keypoints = read_pose(path)
         except PoseFormatError as error:
             self.report(path, _without_prefix(str(error), path))
+            return
+        x, y, confidence = keypoints.T
+        height, width = self.resolution.shape
+        outside = (confidence > 0) & ((x < 0) | (x >= width) | (y < 0) | (y >= height))
+        if outside.any():
+            names = [POSE_KEYPOINTS[k] for k in np.flatnonzero(outside)]
+            self.report(
+                path,
+                f"keypoints {names} lie outside the {self.resolution} image; "
+                "was the pose computed at another resolution?",
+            )
 
     def check_garment_mask(self, path: Path) -> None:
         image = self.decode(path)
@@ -328,13 +340,13 @@ class _PhaseCheck:
             return []
         pairs: dict[str, tuple[int, Pair]] = {}
         for number, line in enumerate(text.splitlines(), start=1):
-            fields = line.split()
-            if not fields:
+            try:
+                pair = parse_pair_line(line)
+            except ValueError as error:
+                self.report(path, f"line {number}: {error}")
                 continue
-            if len(fields) != 2:
-                self.report(path, f"line {number}: expected 'PERSON.jpg GARMENT.jpg', got {line!r}")
+            if pair is None:
                 continue
-            pair = Pair(person=fields[0], garment=fields[1])
             first, first_pair = pairs.setdefault(pair.person_stem, (number, pair))
             if first_pair == pair and first != number:
                 self.report(path, f"line {number}: repeats line {first}; remove it")
