@@ -22,6 +22,8 @@ def atomic_path(path: Path, *, durable: bool = False) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
+    # mkstemp creates the file private (0600); outputs such as reports and datasets are shared.
+    tmp.chmod(0o644)
     try:
         yield tmp
         if durable:

@@ -1,0 +1,34 @@
+"""The metric registry (`@register_metric`, one metric per file) with every metric registered.
+
+Importing this package registers them; the report orders them itself.
+"""
+
+from tryon.eval.metrics import (  # noqa: F401  (imported for their registrations)
+    fid,
+    kid,
+    layout_iou,
+    paired_l1,
+    paired_lpips,
+    paired_psnr,
+    paired_ssim,
+    unpaired_l1,
+    unpaired_ssim,
+    warp_iou,
+)
+from tryon.eval.metrics.registry import (
+    MetricSpec,
+    declare_unavailable,
+    mean_of_finite,
+    metric_direction,
+    register_metric,
+    registered_metrics,
+)
+
+__all__ = [
+    "MetricSpec",
+    "declare_unavailable",
+    "mean_of_finite",
+    "metric_direction",
+    "register_metric",
+    "registered_metrics",
+]
