@@ -3,7 +3,7 @@ import dataclasses
 import torch
 
 from tryon.eval.baseline import baseline_batch, naive_paste
-from tryon.eval.example import make_example_batch
+from tests.eval_examples import make_example_batch
 
 H, W = 16, 12
 

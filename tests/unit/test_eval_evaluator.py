@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tryon.eval import Evaluator, EvalWeights
-from tryon.eval.example import make_example_batch
+from tests.eval_examples import make_example_batch
 
 
 class TinyInception(torch.nn.Module):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tryon.eval.context import MetricContext
-from tryon.eval.example import make_example_batch
+from tests.eval_examples import make_example_batch
 from tryon.eval.metrics import metric_direction, registered_metrics
 from tryon.eval.metrics.fid import frechet_distance
 from tryon.eval.metrics.kid import kernel_distance

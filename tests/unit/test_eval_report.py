@@ -11,7 +11,7 @@ from PIL import Image
 
 from tryon.eval import Evaluator, EvalWeights, write_report
 from tryon.eval.curves import read_training_stats
-from tryon.eval.example import make_example_batch
+from tests.eval_examples import make_example_batch
 
 
 class _Images(HTMLParser):

@@ -1,18 +1,19 @@
 import pytest
 import torch
 
+from tests.helpers import TINY, tiny_model_config
 from tryon.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from tryon.config import ModelConfig, Resolution
 from tryon.labels import NUM_KEYPOINTS, NUM_LABELS, Label
 from tryon.nets import TryOnGenerators
 from tryon.pipeline import EMA_STATE, RAW_STATE, TryOnPipeline
 
-SIZE = Resolution(64, 48)
+SIZE = TINY
 
 
 @pytest.fixture(scope="module")
 def config():
-    return ModelConfig.from_preset("default", SIZE, base_width=8, max_width=16, depth=3, tps_levels=3)
+    return tiny_model_config()
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +85,7 @@ def test_checkpoint_round_trip_gives_identical_try_ons(pipeline, config, tmp_pat
 def test_checkpoint_from_another_resolution_or_preset_is_refused_clearly(pipeline, config, tmp_path):
     path = save_checkpoint(tmp_path / "c.pt", model_config=config, state={RAW_STATE: pipeline.generators.state_dict()})
     with pytest.raises(CheckpointMismatchError, match=r"resolution 64x48 \(configured: 128x96\)"):
-        load_checkpoint(path, expect=ModelConfig.from_preset("default", Resolution(128, 96), base_width=8,
-                                                             max_width=16, depth=3, tps_levels=3))
+        load_checkpoint(path, expect=tiny_model_config(Resolution(128, 96)))
     with pytest.raises(CheckpointMismatchError, match=r"preset default \(configured: original\)"):
         TryOnPipeline.from_checkpoint(path, expect=ModelConfig.from_preset("original", SIZE))
 
