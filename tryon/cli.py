@@ -43,8 +43,10 @@ def _fail(message: str) -> typer.Exit:
 @data_app.command("synth")
 def data_synth(
     out: Annotated[Path, typer.Option("--out", help="Dataset root to write.")],
-    n: Annotated[int, typer.Option("--n", min=1, help="Number of training pairs.")] = 64,
-    n_test: Annotated[int | None, typer.Option("--n-test", min=1, help="Test pairs; a quarter of --n by default.")] = None,
+    n: Annotated[int, typer.Option("--n", min=2, help="Number of training pairs.")] = 64,
+    n_test: Annotated[
+        int | None, typer.Option("--n-test", min=2, help="Test pairs; a quarter of --n (at least 2) by default.")
+    ] = None,
     size: SizeOption = "256x192",
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes identical files.")] = 0,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes; all cores by default.")] = None,
@@ -53,7 +55,7 @@ def data_synth(
     from tryon.data.synthetic import generate_dataset
 
     summary = generate_dataset(
-        out, n_train=n, n_test=n_test or max(1, n // 4), resolution=_resolution(size), seed=seed, workers=workers
+        out, n_train=n, n_test=n_test or max(2, n // 4), resolution=_resolution(size), seed=seed, workers=workers
     )
     typer.echo(
         f"synth: wrote {summary.n_train} train + {summary.n_test} test pairs at {summary.resolution} "
@@ -113,6 +115,41 @@ def data_preview(
     typer.echo(f"preview: {write_preview(DatasetLayout(root, phase), out, samples=samples)}")
 
 
+@app.command("train")
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Dataset root (its train phase is used).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder; each stage writes OUT/STAGE/checkpoint.pt, stats, grids.")] = Path("models"),
+    stage: Annotated[str, typer.Option("--stage", help="sgm (G1, G2), warp (TPS + refinement), fusion (G3) or all.")] = "all",
+    params: ParamsOption = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue interrupted stages from their checkpoints.")] = False,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda or cuda:N; CUDA when available by default.")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Train ACGPN stage by stage; run under `torchrun --nproc_per_node=N` for several devices."""
+    import logging
+
+    from tryon.train import train as run_training
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = load_params(params)
+    try:
+        checkpoint = run_training(
+            stage=stage,
+            data_root=data,
+            out_dir=out,
+            model_config=settings.model,
+            config=settings.train,
+            resume=resume,
+            device=device,
+            progress=progress,
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        raise _fail(f"train: {error}") from None
+    typer.echo(f"train: {checkpoint}")
+
+
 @app.command("infer")
 def infer(
     data: Annotated[Path, typer.Option("--data", help="Dataset root holding the persons and garments.")],
@@ -159,6 +196,45 @@ def infer(
         typer.echo(f"infer: {out}")
     else:
         typer.echo(f"infer: wrote {len(results)} try-on images to {out}")
+
+
+@app.command("evaluate")
+def evaluate(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="Trained checkpoint; its EMA weights are evaluated.")],
+    data: Annotated[Path, typer.Option("--data", help="Dataset root.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for metrics.json, report.html, grids and figures.")] = Path("models/eval"),
+    phase: PhaseOption = "test",
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Previous metrics.json; exit 1 if a metric regressed.", exists=True, dir_okay=False)
+    ] = None,
+    max_regression: Annotated[
+        float, typer.Option("--max-regression", min=0.0, help="Allowed relative worsening per metric, e.g. 0.01.")
+    ] = 0.01,
+    stats: Annotated[
+        Path | None, typer.Option("--stats", help="Training stats.jsonl for the loss curves.", exists=True, dir_okay=False)
+    ] = None,
+    inception: Annotated[
+        Path, typer.Option("--inception", help="TorchScript FID Inception (inception-2015-12-05.pt); FID/KID are skipped without it.")
+    ] = Path("weights/inception-2015-12-05.pt"),
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per forward pass.")] = 8,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Compute metrics on a split, write the report, and optionally gate against a previous run."""
+    from tryon.eval.run import check_against_baseline, evaluate_checkpoint
+    from tryon.eval.weights import EvalWeights
+
+    outcome = evaluate_checkpoint(
+        checkpoint=checkpoint, data=data, out_dir=out, weights=EvalWeights(inception=inception), phase=phase,
+        batch_size=batch_size, device=device, training_stats=stats,
+    )
+    for name, note in sorted(outcome.result.notes.items()):
+        typer.echo(f"{name}: {note}")
+    typer.echo(f"evaluate: report {outcome.paths.report_html}\nevaluate: metrics {outcome.paths.metrics_json}")
+    if baseline is not None:
+        gate = check_against_baseline(outcome.result.metrics, baseline, max_regression=max_regression)
+        typer.echo(gate.summary())
+        if not gate.passed:
+            raise typer.Exit(code=1)
 
 
 @app.command("demo")

@@ -68,6 +68,12 @@ class SynthConfig:
     n_test: int = 16
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        # Each unpaired ground truth wears another garment of its phase, so a phase needs two pairs.
+        for name in ("n_train", "n_test"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"synth.{name}={getattr(self, name)} must be at least 2")
+
 
 SectionT = TypeVar("SectionT")
 
@@ -144,6 +150,159 @@ class ModelConfig:
         return section_from_dict(cls, values, where="model config")
 
 
+TRAINING_STAGES = ("sgm", "warp", "fusion")
+"""ACGPN's training stages in order: layout (G1, G2), garment warp, content fusion (G3)."""
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+GAN_LOSS_KINDS = ("lsgan", "hinge")
+D_REGULARIZERS = ("none", "r1", "spectral_norm")
+FUSION_REGIONS = ("predicted", "ground_truth")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """How long one training stage runs and when its modules stop training."""
+
+    epochs: float = 200  # passes over the training set; ignored when max_steps is set
+    max_steps: int | None = None  # optimizer steps of the stage, instead of epochs
+    frozen_after: dict[str, float] = field(default_factory=dict)  # generator submodule -> epochs it trains
+    budget_minutes: float | None = None  # wall-clock limit; the stage ends and is saved when it runs out
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 and self.max_steps is None:
+            raise ValueError(f"stage epochs={self.epochs} must be positive (or set max_steps)")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ValueError(f"stage max_steps={self.max_steps} must be positive")
+        if self.budget_minutes is not None and self.budget_minutes <= 0:
+            raise ValueError(f"stage budget_minutes={self.budget_minutes} must be positive")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms; the defaults are ACGPN's (its pix2pixHD_model.py and train.py)."""
+
+    layout_ce: float = 10.0  # G1: cross-entropy against the layout without the worn garment
+    layout_gan: float = 1.0  # G1: adversarial, against D1
+    garment_bce: float = 10.0  # G2: BCE against the worn-garment mask
+    garment_gan: float = 1.0  # G2: adversarial, against D2
+    sgm_feature_matching: float = 0.0  # G1, G2: ACGPN matches discriminator features only for images
+    warped_l1: float = 1.0  # warp: TPS-warped garment vs the person's garment pixels
+    warped_mask_l1: float = 1.0  # warp: warped garment mask vs the worn-garment mask
+    warped_vgg: float = 0.0  # warp: perceptual, warped garment (ACGPN: 1; a VGG pass for a weak TPS signal)
+    tps_constraint: float = 1.0  # warp: second-order constraint on the control grid
+    refined_l1: float = 10.0  # warp: refined garment vs the person's garment pixels
+    refined_vgg: float = 10.0  # warp: perceptual, refined garment (when vgg_weights is set)
+    composition_l1: float = 1.0  # warp: composition mask vs the worn mask (prefer copying the warp)
+    tryon_l1: float = 10.0  # G3: try-on vs the person image
+    tryon_vgg: float = 10.0  # G3: perceptual (when vgg_weights is set)
+    tryon_gan: float = 1.0  # G3: adversarial, against D3
+    tryon_feature_matching: float = 10.0  # G3: D3 feature matching
+
+
+def _default_stages() -> dict[str, StageConfig]:
+    # The full recipe: G1 and the warp module train 20 epochs and are then frozen; G2 and G3 train 200.
+    return {
+        "sgm": StageConfig(epochs=200, frozen_after={"g1": 20}),
+        "warp": StageConfig(epochs=20),
+        "fusion": StageConfig(epochs=200),
+    }
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The `train` section: schedule, optimisation, speed switches and logging of `tryon train`.
+
+    The defaults are ACGPN's full recipe; params.yaml holds a demo-sized schedule.
+    """
+
+    stages: dict[str, StageConfig] = field(default_factory=_default_stages)  # sgm, warp, fusion
+    batch_size: int = 8  # effective batch of one optimizer step, over all devices and accumulation rounds
+    batch_per_device: int | None = None  # micro-batch per device; None: batch_size / devices (no accumulation)
+    lr: float = 2e-4  # Adam learning rate, as ACGPN
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas, as ACGPN
+    decay_start: float = 0.5  # fraction of a module's training after which its lr decays linearly to 0
+    ema_decay: float = 0.999  # generator weight EMA per step
+    ema_warmup: int = 10  # decay is min(ema_decay, (1 + t) / (ema_warmup + t)) at step t; 0 disables
+    gan_loss: str = "lsgan"  # lsgan (pix2pixHD, ACGPN) or hinge
+    d_regularizer: str = "none"  # none, r1 or spectral_norm
+    r1_gamma: float = 10.0  # R1 weight is gamma / 2
+    r1_interval: int = 16  # lazy R1: every this many steps, scaled by the interval
+    weights: LossWeights = field(default_factory=LossWeights)
+    noise: bool = True  # Gaussian noise channel per sample, derived from (seed, epoch, sample)
+    fusion_region: str = "predicted"  # G3 trains on G2's garment region (as inference) or the worn one
+    precision: str = "auto"  # auto (bf16 where supported, else fp16 on CUDA, else fp32), bf16, fp16, fp32
+    channels_last: bool = False  # NHWC memory format for the networks and images
+    compile: bool = False  # torch.compile the U-Nets, discriminators and VGG
+    checkpointing: bool = False  # recompute U-Net levels in the backward pass (1024x768 on 16 GB)
+    fused_optimizer: bool = True  # fused Adam (one kernel for all parameters, no host sync)
+    workers: int = 4  # DataLoader processes per device
+    log_interval: int = 50  # steps between stats.jsonl lines, TensorBoard scalars and progress updates
+    checkpoint_interval: int = 1000  # steps between checkpoints (also written at the end of a stage)
+    grid_interval: int = 500  # steps between image grids (also written at the end of a stage)
+    grid_samples: int = 4  # rows of an image grid
+    seed: int = 0  # weights, data order and noise
+    vgg_weights: Path | None = None  # torchvision VGG19 weights for the perceptual loss; None: no VGG loss
+
+    def __post_init__(self) -> None:
+        missing = [stage for stage in TRAINING_STAGES if stage not in self.stages]
+        unknown = sorted(set(self.stages) - set(TRAINING_STAGES))
+        if missing or unknown:
+            raise ValueError(
+                f"train.stages must name exactly {TRAINING_STAGES}; missing {missing}, unknown {unknown}"
+            )
+        choices = {
+            "precision": PRECISIONS,
+            "gan_loss": GAN_LOSS_KINDS,
+            "d_regularizer": D_REGULARIZERS,
+            "fusion_region": FUSION_REGIONS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"train.{name}={getattr(self, name)!r} is not one of {allowed}")
+        positive = ("batch_size", "r1_interval", "log_interval", "checkpoint_interval", "grid_interval")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"train.{name}={getattr(self, name)} must be positive")
+        if self.batch_per_device is not None and self.batch_per_device <= 0:
+            raise ValueError(f"train.batch_per_device={self.batch_per_device} must be positive")
+        if not 0 <= self.decay_start <= 1:
+            raise ValueError(f"train.decay_start={self.decay_start} must be a fraction in [0, 1]")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"train.ema_decay={self.ema_decay} must be in [0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (paths as strings); `train_from_dict` inverts it."""
+        values = dataclasses.asdict(self)
+        values["vgg_weights"] = None if self.vgg_weights is None else str(self.vgg_weights)
+        values["betas"] = list(self.betas)
+        return values
+
+
+def train_from_dict(values: dict[str, Any] | None, *, where: str) -> TrainConfig:
+    """The `train` section; `stages` may name only some stages, the others keep the full recipe."""
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
+    stages = _default_stages()
+    raw_stages = values.pop("stages", None) or {}
+    unknown_stages = sorted(set(raw_stages) - set(TRAINING_STAGES))
+    if unknown_stages:
+        raise ValueError(
+            f"{where}.stages: unknown stages {unknown_stages}; expected some of {TRAINING_STAGES}"
+        )
+    for name, stage in raw_stages.items():
+        stages[name] = section_from_dict(StageConfig, stage, where=f"{where}.stages.{name}")
+    if "weights" in values:
+        values["weights"] = section_from_dict(LossWeights, values["weights"], where=f"{where}.weights")
+    if values.get("vgg_weights") is not None:
+        values["vgg_weights"] = Path(values["vgg_weights"])
+    if "betas" in values:
+        values["betas"] = tuple(values["betas"])
+    return TrainConfig(stages=stages, **values)
+
+
 @dataclass(frozen=True)
 class Params:
     """All of params.yaml."""
@@ -151,9 +310,10 @@ class Params:
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
-SECTIONS = {"data": DataConfig, "synth": SynthConfig, "model": ModelConfig}
+SECTIONS = {"data": DataConfig, "synth": SynthConfig, "model": ModelConfig, "train": TrainConfig}
 
 
 def model_from_dict(values: dict[str, Any] | None, *, resolution: Resolution, where: str) -> ModelConfig:
@@ -185,4 +345,5 @@ def load_params(path: Path | None) -> Params:
         data=data,
         synth=section_from_dict(SynthConfig, raw.get("synth"), where=f"{path}:synth"),
         model=model_from_dict(raw.get("model"), resolution=data.resolution, where=f"{path}:model"),
+        train=train_from_dict(raw.get("train"), where=f"{path}:train"),
     )

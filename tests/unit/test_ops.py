@@ -145,3 +145,13 @@ def test_image_with_holes_grows_occluded_arms_within_the_body():
     assert holes[4:10, 2:10].all()  # the old garment
     assert holes[4:10, 10].all() and not holes[4:10, 11].any()  # one pixel into the visible arm
     assert not holes[3].any() and not holes[10].any()  # not into the background
+
+
+def test_separable_dilation_equals_the_square_max_pool():
+    import torch.nn.functional as F
+
+    from tryon.ops.morphology import dilate
+
+    mask = (torch.rand(2, 3, 50, 40, generator=torch.Generator().manual_seed(0)) > 0.97).float()
+    for radius in (1, 4, 12):
+        assert torch.equal(dilate(mask, radius), F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius))
