@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from tryon.labels import NUM_KEYPOINTS, NUM_LABELS, Label
 from tryon.ops.composition import (
@@ -148,10 +149,6 @@ def test_image_with_holes_grows_occluded_arms_within_the_body():
 
 
 def test_separable_dilation_equals_the_square_max_pool():
-    import torch.nn.functional as F
-
-    from tryon.ops.morphology import dilate
-
     mask = (torch.rand(2, 3, 50, 40, generator=torch.Generator().manual_seed(0)) > 0.97).float()
     for radius in (1, 4, 12):
         assert torch.equal(dilate(mask, radius), F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius))
