@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tryon.config import DataConfig, Resolution, load_params
+from tryon.config import DataConfig, EvalConfig, Resolution, load_params
 
 app = typer.Typer(help="ACGPN virtual try-on: data, training, evaluation and serving.", no_args_is_help=True)
 data_app = typer.Typer(help="Create, import, check and preview datasets in the ACGPN/VITON layout.", no_args_is_help=True)
@@ -209,13 +208,14 @@ def evaluate(
     ] = None,
     max_regression: Annotated[
         float, typer.Option("--max-regression", min=0.0, help="Allowed relative worsening per metric, e.g. 0.01.")
-    ] = 0.01,
+    ] = EvalConfig.max_regression,
     stats: Annotated[
-        Path | None, typer.Option("--stats", help="Training stats.jsonl for the loss curves.", exists=True, dir_okay=False)
+        list[Path] | None,
+        typer.Option("--stats", help="Training stats.jsonl for the loss curves; repeat for each stage.", exists=True, dir_okay=False),
     ] = None,
     inception: Annotated[
         Path, typer.Option("--inception", help="TorchScript FID Inception (inception-2015-12-05.pt); FID/KID are skipped without it.")
-    ] = Path("weights/inception-2015-12-05.pt"),
+    ] = EvalConfig.inception_weights,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per forward pass.")] = 8,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
@@ -225,7 +225,7 @@ def evaluate(
 
     outcome = evaluate_checkpoint(
         checkpoint=checkpoint, data=data, out_dir=out, weights=EvalWeights(inception=inception), phase=phase,
-        batch_size=batch_size, device=device, training_stats=stats,
+        batch_size=batch_size, device=device, training_stats=stats or (),
     )
     for name, note in sorted(outcome.result.notes.items()):
         typer.echo(f"{name}: {note}")
@@ -239,32 +239,26 @@ def evaluate(
 
 @app.command("demo")
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Run folder for the dataset and the results.")] = Path("runs/demo"),
-    params: ParamsOption = None,
+    out: Annotated[Path, typer.Option("--out", help="Run folder for the dataset, models and report.")] = Path("runs/demo"),
+    params: Annotated[
+        Path, typer.Option("--params", help="params.yaml with a demo-sized training budget.", exists=True, dir_okay=False)
+    ] = Path("params.yaml"),
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show training progress bars.")] = True,
 ) -> None:
-    """The main job on the built-in default: synthesise a dataset, validate it, preview it."""
-    from tryon.data.layout import DatasetLayout
-    from tryon.data.preview import write_preview
-    from tryon.data.synthetic import generate_dataset
-    from tryon.data.validate import validate_dataset
+    """The main job on the built-in default: synthetic data, validation, staged training, evaluation."""
+    import logging
 
-    settings = load_params(params)
-    resolution = settings.data.resolution
-    root = out / "data"
-    started = time.perf_counter()
-    summary = generate_dataset(
-        root, n_train=settings.synth.n_train, n_test=settings.synth.n_test, resolution=resolution, seed=settings.synth.seed
-    )
-    typer.echo(f"[1/3] synthetic dataset: {summary.n_train} train + {summary.n_test} test pairs at {resolution} in {root}")
-    report = validate_dataset(root, resolution=resolution, max_image_pixels=settings.data.max_image_pixels)
-    for problem in report.problems:
-        typer.echo(str(problem), err=True)
-    if not report.ok:
-        raise _fail(report.summary())
-    typer.echo(f"[2/3] validation: {report.summary()}")
-    preview = write_preview(DatasetLayout(root, "train"), out / "preview.png")
-    typer.echo(f"[3/3] preview sheet: {preview}")
-    typer.echo(f"demo finished in {time.perf_counter() - started:.1f} s")
+    from tryon.demo import InvalidDataset, run_demo
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        outputs = run_demo(out=out, params=load_params(params), log=typer.echo, progress=progress)
+    except InvalidDataset as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"report:   {outputs.report_html}")
+    typer.echo(f"metrics:  {outputs.metrics_json}")
+    typer.echo(f"try-ons:  {outputs.tryon_grid}")
+    typer.echo(f"model:    {outputs.checkpoint}")
 
 
 if __name__ == "__main__":

@@ -304,6 +304,18 @@ def train_from_dict(values: dict[str, Any] | None, *, where: str) -> TrainConfig
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """The `eval` section: local weights of metric networks and the quality gate."""
+
+    inception_weights: Path = Path("weights/inception-2015-12-05.pt")  # TorchScript FID Inception; FID/KID skipped if absent
+    max_regression: float = 0.01  # relative worsening of a metric that fails the quality gate
+
+    def __post_init__(self) -> None:
+        if self.max_regression < 0:
+            raise ValueError(f"eval.max_regression={self.max_regression} must be >= 0")
+
+
+@dataclass(frozen=True)
 class Params:
     """All of params.yaml."""
 
@@ -311,9 +323,10 @@ class Params:
     synth: SynthConfig = field(default_factory=SynthConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
-SECTIONS = {"data": DataConfig, "synth": SynthConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "synth": SynthConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
 
 
 def model_from_dict(values: dict[str, Any] | None, *, resolution: Resolution, where: str) -> ModelConfig:
@@ -346,4 +359,5 @@ def load_params(path: Path | None) -> Params:
         synth=section_from_dict(SynthConfig, raw.get("synth"), where=f"{path}:synth"),
         model=model_from_dict(raw.get("model"), resolution=data.resolution, where=f"{path}:model"),
         train=train_from_dict(raw.get("train"), where=f"{path}:train"),
+        eval=section_from_dict(EvalConfig, raw.get("eval"), where=f"{path}:eval"),
     )

@@ -38,7 +38,7 @@ def report(tmp_path_factory):
     evaluator = Evaluator(weights=EvalWeights(inception=root / "missing.pt"), cases_per_group=2)
     evaluator.add(make_example_batch(6))
     details = {"checkpoint": "models/fusion/last.pt"}
-    return write_report(evaluator.result(), out_dir=root / "out", training_stats=stats, details=details)
+    return write_report(evaluator.result(), out_dir=root / "out", training_stats=[stats], details=details)
 
 
 def test_every_output_is_written(report):

@@ -4,7 +4,7 @@ figures, case grids and one self-contained report.html."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,13 +58,13 @@ def write_report(
     result: EvalResult,
     *,
     out_dir: Path,
-    training_stats: Path | None = None,
+    training_stats: Sequence[Path] = (),
     details: Mapping[str, str] | None = None,
 ) -> ReportPaths:
     """Write every output of an evaluation into `out_dir` and return their paths.
 
-    `training_stats` is the trainer's JSON-lines statistics file (see tryon.eval.curves); without
-    it there are no curves. `details` are labelled lines for the top of report.html, e.g.
+    `training_stats` are the trainer's JSON-lines statistics files, one per stage run (see
+    tryon.eval.curves); without them there are no curves. `details` are labelled lines for the top of report.html, e.g.
     {"checkpoint": "models/fusion/last.pt", "data": "data (test split)"}.
     """
     out_dir = Path(out_dir)
@@ -81,8 +81,8 @@ def write_report(
         )
     ]
     curves_csv: tuple[Path, ...] = ()
-    if training_stats is not None:
-        curves = read_training_stats(training_stats)
+    if training_stats:
+        curves = tuple(curve for path in training_stats for curve in read_training_stats(path))
         curves_csv = write_curves_csv(curves, out_dir / "curves")
         if curves:
             figures.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def evaluate_checkpoint(
     phase: str = "test",  # dataset split
     batch_size: int = 8,
     device: str = "cpu",
-    training_stats: Path | None = None,  # the trainer's stats.jsonl, for the loss curves
+    training_stats: Sequence[Path] = (),  # the trainer's stats.jsonl files, for the loss curves
     seed: int = 0,  # seed of the generators' noise, so a re-run gives the same numbers
 ) -> EvaluationOutcome:
     """Run the try-on over a split (paired, and unpaired where the data has ground truth for it),

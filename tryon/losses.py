@@ -1,0 +1,137 @@
+"""Loss functions for training the try-on networks: pure functions of tensors, no state.
+
+Everything returns a 0-dim float32 tensor on the inputs' device and never reads a value back to the
+host, so the training step can sum, log and backpropagate them without synchronising. Inputs may be
+bf16 or fp16 under autocast; the reductions run in float32.
+
+Discriminator outputs follow `tryon.nets.MultiScaleDiscriminator`: one list per scale of that
+scale's block outputs, the last being the patch logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tryon.ops.tps import second_order_constraint
+
+DiscriminatorOutput = Sequence[Sequence[Tensor]]
+"""Per scale, the block outputs of one discriminator pass; the last of each is the patch logits."""
+
+GAN_LOSSES = ("lsgan", "hinge")
+
+VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+"""pix2pixHD's weights of relu1_1 .. relu5_1 in the perceptual loss: deep layers count most."""
+
+
+def _logits(output: DiscriminatorOutput) -> list[Tensor]:
+    return [scale[-1].float() for scale in output]
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in GAN_LOSSES:
+        raise ValueError(f"GAN loss {kind!r} is not one of {GAN_LOSSES}")
+
+
+def discriminator_real_loss(output: DiscriminatorOutput, *, kind: str = "lsgan") -> Tensor:
+    """The discriminator's loss on real inputs, summed over scales.
+
+    LSGAN: mean (D(x) - 1)^2 (pix2pixHD's default). Hinge: mean relu(1 - D(x)).
+    """
+    _check_kind(kind)
+    if kind == "lsgan":
+        return sum(((logits - 1) ** 2).mean() for logits in _logits(output))
+    return sum(F.relu(1 - logits).mean() for logits in _logits(output))
+
+
+def discriminator_fake_loss(output: DiscriminatorOutput, *, kind: str = "lsgan") -> Tensor:
+    """The discriminator's loss on generated inputs, summed over scales.
+
+    LSGAN: mean D(x)^2. Hinge: mean relu(1 + D(x)).
+    """
+    _check_kind(kind)
+    if kind == "lsgan":
+        return sum((logits**2).mean() for logits in _logits(output))
+    return sum(F.relu(1 + logits).mean() for logits in _logits(output))
+
+
+def generator_gan_loss(output: DiscriminatorOutput, *, kind: str = "lsgan") -> Tensor:
+    """The generator's adversarial loss on the discriminator's view of its output, summed over scales.
+
+    LSGAN: mean (D(G(z)) - 1)^2. Hinge: mean -D(G(z)).
+    """
+    _check_kind(kind)
+    if kind == "lsgan":
+        return sum(((logits - 1) ** 2).mean() for logits in _logits(output))
+    return sum(-logits.mean() for logits in _logits(output))
+
+
+def feature_matching_loss(fake: DiscriminatorOutput, real: DiscriminatorOutput) -> Tensor:
+    """pix2pixHD's feature matching: L1 between the discriminator's intermediate features of the
+    generated and the real input (the real ones detached), summed over layers, averaged over scales.
+
+    The patch logits (each scale's last output) are left out, as in pix2pixHD.
+    """
+    per_scale = [
+        sum(
+            F.l1_loss(f.float(), r.detach().float())
+            for f, r in zip(fake_scale[:-1], real_scale[:-1], strict=True)
+        )
+        for fake_scale, real_scale in zip(fake, real, strict=True)
+    ]
+    return sum(per_scale) / len(per_scale)
+
+
+def perceptual_loss(fake: Sequence[Tensor], real: Sequence[Tensor]) -> Tensor:
+    """VGG19 perceptual loss from precomputed features (`tryon.nets.VGG19Features` outputs).
+
+    Taking features instead of images lets the caller run VGG once per image and reuse the
+    activations for every term that compares them. The real features are detached.
+    """
+    if len(fake) != len(VGG_LAYER_WEIGHTS) or len(real) != len(VGG_LAYER_WEIGHTS):
+        raise ValueError(
+            f"expected {len(VGG_LAYER_WEIGHTS)} VGG activations, got {len(fake)} and {len(real)}"
+        )
+    return sum(
+        weight * F.l1_loss(f.float(), r.detach().float())
+        for weight, f, r in zip(VGG_LAYER_WEIGHTS, fake, real, strict=True)
+    )
+
+
+def l1_loss(output: Tensor, target: Tensor) -> Tensor:
+    """Mean absolute difference (float32 reduction)."""
+    return F.l1_loss(output.float(), target.float())
+
+
+def layout_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Pixel-wise cross-entropy of (B, C, H, W) layout logits against (B, 1, H, W) or (B, H, W) ids.
+
+    G1's loss against `tryon.ops.composition.layout_without_garment`.
+    """
+    target = labels[:, 0] if labels.dim() == 4 else labels
+    return F.cross_entropy(logits.float(), target.long())
+
+
+def mask_bce(logits: Tensor, target: Tensor) -> Tensor:
+    """Binary cross-entropy of (B, 1, H, W) mask logits against a {0, 1} mask (G2's loss)."""
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
+def tps_constraint_loss(control_points: Tensor) -> Tensor:
+    """Mean over the batch of the second-order constraint on the TPS control grid
+    (`tryon.ops.tps.second_order_constraint`)."""
+    return second_order_constraint(control_points.float()).mean()
+
+
+def r1_penalty(discriminator_output: DiscriminatorOutput, real_input: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): mean squared norm of the gradient of the real logits with respect
+    to the real input, for discriminator regularisation. `real_input` must require grad and be what
+    produced `discriminator_output`; the graph is kept so that the penalty can be backpropagated.
+    Multiply by gamma / 2 for the usual weighting.
+    """
+    score = sum(logits.sum() for logits in _logits(discriminator_output))
+    (gradient,) = torch.autograd.grad(score, real_input, create_graph=True)
+    return gradient.float().square().sum(dim=tuple(range(1, gradient.dim()))).mean()
