@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Self
 
 STAGES = ("sgm", "warp", "fusion", "full")
+LOADER_SAMPLES = 32
 GB = 2**30
 ORIGINAL_STEP_S = 12.0
 """The original ACGPN code at 256x192 batch 1 on this kind of machine (2 cores): ~12 s per step."""
@@ -110,7 +111,7 @@ def measure(args: argparse.Namespace) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from tryon.config import ModelConfig, Resolution, StageConfig, TrainConfig
-    from tryon.nets import VGG19Features
+    from tryon.nets import UNet, VGG19Features
     from tryon.train.distributed import DistributedContext
     from tryon.train.schedule import stage_schedule
     from tryon.train.stages import STAGES as TRAINING_STAGES
@@ -126,6 +127,7 @@ def measure(args: argparse.Namespace) -> dict:
         channels_last=args.channels_last,
         checkpointing=args.checkpointing,
         compile=args.compile,
+        fused_optimizer=not args.foreach,
         batch_size=args.batch,
     )
     trainer = StageTrainer(
@@ -171,6 +173,15 @@ def measure(args: argparse.Namespace) -> dict:
     # Every network's weights (the EMA included), and for the trained ones a gradient and two Adam moments.
     static = sum(size_of(network.parameters()) for network in networks) + 3 * size_of(trained.values())
     median = statistics.median(times)
+    saved_checkpointed = saved.peak
+    if not args.checkpointing:
+        # One more step with every U-Net checkpointed, for the estimate of larger sizes.
+        for module in trainer.generators.modules():
+            if isinstance(module, UNet):
+                module.checkpointing = True
+        with SavedTensorMeter() as probe:
+            step()
+        saved_checkpointed = probe.peak
     return {
         "preset": args.preset,
         "size": args.size,
@@ -184,11 +195,36 @@ def measure(args: argparse.Namespace) -> dict:
         "images_per_s": args.batch / median,
         "tflop_per_step": counter.get_total_flops() / 1e12,
         "saved_gb": saved.peak / GB,
+        "saved_checkpointed_gb": saved_checkpointed / GB,
         "static_gb": static / GB,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "peak_cuda_gb": torch.cuda.max_memory_allocated(device) / GB if device.type == "cuda" else None,
         "repeats": args.repeats,
     }
+
+
+def measure_loader(args: argparse.Namespace) -> dict:
+    """Runs inside the subprocess: samples/s that the training DataLoader decodes with N workers."""
+    import torch
+
+    from tryon.config import Resolution
+    from tryon.data.dataset import TryOnDataset
+    from tryon.data.synthetic import generate_dataset
+    from tryon.train.data import ResumableSampler, make_loader
+
+    torch.set_num_threads(args.threads)
+    resolution = Resolution.parse(args.size)
+    root = Path(tempfile.mkdtemp(prefix="bench-loader-"))
+    generate_dataset(root, n_train=LOADER_SAMPLES, n_test=2, resolution=resolution, seed=0, workers=1)
+    dataset = TryOnDataset(root, phase="train", resolution=resolution)
+    sampler = ResumableSampler(dataset, rank=0, world_size=1, seed=0)
+    loader = make_loader(dataset, sampler, batch_per_device=4, workers=args.loader_workers, pin_memory=False)
+    for _ in loader:  # the first epoch starts the workers
+        pass
+    started = time.perf_counter()
+    for _ in loader:
+        pass
+    return {"workers": args.loader_workers, "samples_per_s": len(dataset) / (time.perf_counter() - started)}
 
 
 def pixels(size: str) -> int:
@@ -197,35 +233,26 @@ def pixels(size: str) -> int:
 
 
 def child_command(
-    args: argparse.Namespace, preset: str, size: str, batch: int, stage: str, checkpointing: bool
+    args: argparse.Namespace, preset: str, size: str, batch: int, stage: str, **switches
 ) -> list[str]:
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        "--preset",
-        preset,
-        "--size",
-        size,
-        "--batch",
-        str(batch),
-        "--stage",
-        stage,
-        "--repeats",
-        str(args.repeats),
-        "--warmup",
-        str(args.warmup),
-        "--threads",
-        str(args.threads),
-        "--precision",
-        args.precision,
-        "--device",
-        args.device,
-    ]
+    """The subprocess measuring one configuration; `switches` override the command line's
+    `precision`, `channels_last`, `compile`, `checkpointing` and `fused_optimizer`."""
+    settings = {
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+        "compile": args.compile,
+        "checkpointing": False,
+        "fused_optimizer": True,
+        **switches,
+    }
+    command = [sys.executable, __file__, "--child", "--preset", preset, "--size", size, "--batch", str(batch)]
+    command += ["--stage", stage, "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+    command += ["--threads", str(args.threads), "--precision", settings["precision"], "--device", args.device]
     flags = {
-        "--checkpointing": checkpointing,
-        "--channels-last": args.channels_last,
-        "--compile": args.compile,
+        "--checkpointing": settings["checkpointing"],
+        "--channels-last": settings["channels_last"],
+        "--compile": settings["compile"],
+        "--foreach": not settings["fused_optimizer"],
         "--no-vgg": not args.vgg,
     }
     return command + [flag for flag, on in flags.items() if on]
@@ -238,11 +265,13 @@ def run_child(command: list[str]) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def estimate(reference: dict, size: str, batch: int) -> tuple[float, float]:
+def estimate(reference: dict, size: str, batch: int, *, checkpointing: bool) -> tuple[float, float]:
     """(memory GB, step seconds) at `size` x `batch` from a measured 256x192 batch-1 reference:
-    saved activations and FLOPs scale with pixels x batch, the weights and optimizer state do not."""
+    saved activations and FLOPs scale with pixels x batch, the weights and optimizer state do not.
+    The recomputation's working set under checkpointing (one U-Net level at a time) is not counted."""
     scale = pixels(size) * batch / (pixels(reference["size"]) * reference["batch"])
-    return reference["static_gb"] + reference["saved_gb"] * scale, reference["median_s"] * scale
+    saved = reference["saved_checkpointed_gb"] if checkpointing else reference["saved_gb"]
+    return reference["static_gb"] + saved * scale, reference["median_s"] * scale
 
 
 def row(result: dict) -> str:
@@ -261,8 +290,11 @@ HEADER = (
 )
 
 
-def skipped(preset: str, size: str, batch: int, stage: str, checkpointing: bool, why: str) -> str:
-    return f"| {preset} | {size} | {batch} | {stage} | {'yes' if checkpointing else 'no'} | skipped: {why} | | | | | |"
+def skipped(
+    preset: str, size: str, batch: int, stage: str, checkpointing: bool, why: str, memory: float
+) -> str:
+    ckpt = "yes" if checkpointing else "no"
+    return f"| {preset} | {size} | {batch} | {stage} | {ckpt} | skipped: {why} | | | | | ~{memory:.1f} (scaled) |"
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[str, int, bool]]:
@@ -329,95 +361,151 @@ def main() -> None:
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--checkpointing", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--foreach", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--loader-workers", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-switches", dest="switches", action="store_false", help="Skip the switch table.")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args)))
+        print(json.dumps(measure_loader(args) if args.loader_workers is not None else measure(args)))
         return
 
     command = "bench/train.py " + " ".join(sys.argv[1:])
+    table, results = main_table(args)
+    summary = summarise(results)
+    print(f"\n{summary}\n", flush=True)
+    switches = switch_table(args) if args.switches else ""
+    if args.write:
+        write_section(args.write, section(command, table, summary, switches, results, args))
+
+
+def report(lines: list[str], line: str) -> None:
+    lines.append(line)
+    print(line, flush=True)
+
+
+def main_table(args: argparse.Namespace) -> tuple[str, list[dict]]:
+    """Every preset x stage x size: measured, or skipped with the estimate that ruled it out."""
     budget = memory_budget_gb(args)
-    lines = [HEADER]
-    print(HEADER, flush=True)
+    lines: list[str] = []
+    report(lines, HEADER)
     results = []
     for preset in args.presets.split(","):
         for stage in args.stages.split(","):
             reference = None
             for size, batch, checkpointing in configurations(args):
                 if reference is not None:
-                    memory, seconds = estimate(reference, size, batch)
-                    if checkpointing:
-                        memory = None  # unknown until measured; checkpointing is the fix for the memory
-                    if memory is not None and memory > budget:
-                        line = skipped(
-                            preset,
-                            size,
-                            batch,
-                            stage,
-                            checkpointing,
-                            f"needs ~{memory:.0f} GB > {budget:.0f} GB",
-                        )
-                        lines.append(line)
-                        print(line, flush=True)
+                    memory, seconds = estimate(reference, size, batch, checkpointing=checkpointing)
+                    why = None
+                    if memory > budget:
+                        why = f"needs ~{memory:.0f} GB > {budget:.0f} GB"
+                    elif seconds > args.max_step_seconds:
+                        why = f"~{seconds:.0f} s/step > {args.max_step_seconds:.0f} s"
+                    if why is not None:
+                        report(lines, skipped(preset, size, batch, stage, checkpointing, why, memory))
                         continue
-                    if seconds > args.max_step_seconds:
-                        line = skipped(
-                            preset,
-                            size,
-                            batch,
-                            stage,
-                            checkpointing,
-                            f"~{seconds:.0f} s/step > {args.max_step_seconds:.0f} s",
-                        )
-                        lines.append(line)
-                        print(line, flush=True)
-                        continue
-                result = run_child(child_command(args, preset, size, batch, stage, checkpointing))
+                result = run_child(
+                    child_command(args, preset, size, batch, stage, checkpointing=checkpointing)
+                )
                 reference = reference or result
                 results.append(result)
-                lines.append(row(result))
-                print(lines[-1], flush=True)
-    table = "\n".join(lines)
-    print()
-    summary = summarise(results)
-    print(summary)
-    if args.write:
-        write_section(args.write, section(command, table, summary, results, args))
+                report(lines, row(result))
+    return "\n".join(lines), results
+
+
+SWITCHES = (
+    ("baseline: bf16 autocast, fused Adam, NCHW, eager", {}),
+    ("precision fp32 (no autocast)", {"precision": "fp32"}),
+    ("channels_last", {"channels_last": True}),
+    ("torch.compile", {"compile": True}),
+    ("foreach Adam instead of fused", {"fused_optimizer": False}),
+    ("gradient checkpointing", {"checkpointing": True}),
+)
+
+
+def switch_table(args: argparse.Namespace) -> str:
+    """Each speed switch against the baseline: the default preset's full step at 256x192 batch 1,
+    and the DataLoader's decoding rate with and without workers."""
+    lines: list[str] = []
+    report(lines, "| switch (default preset, full step, 256x192, batch 1) | median s/step | vs baseline |")
+    report(lines, "|---|---|---|")
+    baseline = None
+    base = {"precision": "bf16", "channels_last": False, "compile": False}
+    for name, switch in SWITCHES:
+        result = run_child(child_command(args, "default", "256x192", 1, "full", **{**base, **switch}))
+        baseline = baseline or result["median_s"]
+        report(lines, f"| {name} | {result['median_s']:.3f} | {baseline / result['median_s']:.2f}x |")
+    for workers in (0, 2):
+        command = [sys.executable, __file__, "--child", "--size", "256x192", "--threads", str(args.threads)]
+        result = run_child([*command, "--loader-workers", str(workers)])
+        report(
+            lines,
+            f"| DataLoader, {workers} workers: samples/s decoded (256x192) | {result['samples_per_s']:.0f} | |",
+        )
+    return "\n".join(lines)
 
 
 def summarise(results: list[dict]) -> str:
-    """Speed-ups of the full step at 256x192 batch 1 over the original code's ~12 s."""
+    """Speed-ups of the full step at 256x192 batch 1 over the original code's ~12 s, and the memory
+    that 1024x768 batch 1 needs with and without gradient checkpointing."""
     notes = []
-    for result in results:
-        if result["size"] == "256x192" and result["batch"] == 1 and result["stage"] == "full":
+    references = {
+        (result["preset"], result["stage"]): result
+        for result in results
+        if result["size"] == "256x192" and result["batch"] == 1 and not result["checkpointing"]
+    }
+    for (preset, stage), result in references.items():
+        if stage == "full":
             notes.append(
-                f"- {result['preset']}: full step {result['median_s']:.2f} s = {ORIGINAL_STEP_S / result['median_s']:.1f}x "
-                f"faster than the original's ~{ORIGINAL_STEP_S:.0f} s ({result['tflop_per_step']:.2f} TFLOP vs ~1.9), "
-                f"peak RSS {result['peak_rss_gb']:.1f} GB vs ~{ORIGINAL_PEAK_GB:.0f} GB"
+                f"- {preset}: full step {result['median_s']:.2f} s = "
+                f"{ORIGINAL_STEP_S / result['median_s']:.1f}x faster than the original's ~{ORIGINAL_STEP_S:.0f} s "
+                f"({result['tflop_per_step']:.2f} TFLOP vs ~1.9), peak RSS {result['peak_rss_gb']:.1f} GB "
+                f"vs ~{ORIGINAL_PEAK_GB:.0f} GB"
             )
+    for preset in dict.fromkeys(preset for preset, _ in references):
+        memory = {
+            stage: tuple(
+                estimate(references[preset, stage], "1024x768", 1, checkpointing=checkpointing)[0]
+                for checkpointing in (False, True)
+            )
+            for stage in STAGES
+            if (preset, stage) in references
+        }
+        parts = ", ".join(
+            f"{stage} {plain:.1f} / {checkpointed:.1f}" for stage, (plain, checkpointed) in memory.items()
+        )
+        notes.append(f"- {preset} at 1024x768 batch 1, GB without / with gradient checkpointing: {parts}")
     return "\n".join(notes)
 
 
-def section(command: str, table: str, summary: str, results: list[dict], args: argparse.Namespace) -> str:
+def section(
+    command: str, table: str, summary: str, switches: str, results: list[dict], args: argparse.Namespace
+) -> str:
     import torch
 
     precision = results[0]["precision"] if results else args.precision
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {args.threads} threads, torch {torch.__version__}"
+    )
+    switch_part = f"\nSpeed switches, one at a time (same measurement):\n\n{switches}\n" if switches else ""
     return f"""## Training
 
-Command: `.venv/bin/python {command}` ({time.strftime("%Y-%m-%d")}, {platform.processor() or platform.machine()},
-{os.cpu_count()} CPUs, {args.threads} threads, torch {torch.__version__}, device {args.device}, precision {precision},
-channels_last {args.channels_last}, compile {args.compile}, perceptual loss {"on" if args.vgg else "off"}).
+Command: `.venv/bin/python {command}` ({time.strftime("%Y-%m-%d")}; {machine}; device {args.device},
+precision {precision}, channels_last {args.channels_last}, compile {args.compile},
+perceptual loss {"on" if args.vgg else "off"}).
 
-A step is `StageTrainer.train_step` (forward, every phase's backward, optimizer steps, schedules, EMA);
-median of {args.repeats} steps after {args.warmup} warm-up steps, data loading excluded. `full` trains all modules in
-one step like the original code. FLOPs from `torch.utils.flop_counter` (forward + backward). The estimate column
-is weights + gradients + Adam moments + EMA + the peak of the tensors saved for backward; skipped rows give that
-estimate scaled from 256x192 by pixels x batch.
+A step is `StageTrainer.train_step`: the stage forward, every phase's backward, the optimizer steps,
+schedules and EMA; the median of {args.repeats} steps after {args.warmup} warm-up step(s), data loading excluded
+(the loader's workers overlap it). `full` trains every module in one step, as the original code does.
+FLOPs from `torch.utils.flop_counter` (forward + backward). The last column is weights, gradients, Adam
+moments and EMA plus the peak of the tensors saved for backward; skipped rows show it scaled from
+256x192 by pixels x batch. Peak RSS includes the Python and PyTorch runtime (~0.4 GB).
 
 {table}
 
-Against the original ACGPN code (about {ORIGINAL_STEP_S:.0f} s and {ORIGINAL_PEAK_GB:.0f} GB per 256x192 batch-1 step, ~1.9 TFLOP):
+Against the original ACGPN code (about {ORIGINAL_STEP_S:.0f} s and {ORIGINAL_PEAK_GB:.0f} GB per 256x192 batch-1 step,
+about 1.9 TFLOP):
 {summary}
-"""
+{switch_part}"""
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ from tryon.ops.composition import (
     body_layout,
     compose_layout,
     garment_region,
+    hole_mask,
     image_with_holes,
     label_map,
     layout_labels,
     one_hot_layout,
+    repainted_region,
     skin_colour,
     worn_garment_mask,
 )
@@ -89,15 +91,32 @@ class LayoutPrediction:
 
 
 @dataclass(frozen=True)
+class FusionOutput:
+    """Part 3 output."""
+
+    image: Tensor  # (B, 3, H, W) try-on in [-1, 1]
+    composed_labels: Tensor  # (B, 1, H, W) the layout G3 renders
+    image_with_holes: Tensor  # (B, 3, H, W) what G3 is given of the person
+    repainted: Tensor  # (B, 1, H, W) 1 where the image is G3's rendering, 0 where it is the photo
+
+
+@dataclass(frozen=True)
 class TryOnOutput:
     """The try-on image and the intermediate results that explain it."""
 
-    image: Tensor  # (B, 3, H, W) try-on in [-1, 1]
     layout: LayoutPrediction
     garment_region: Tensor  # (B, 1, H, W) where the new garment is rendered
-    composed_labels: Tensor  # (B, 1, H, W) the layout G3 renders
     warp: WarpOutput
-    image_with_holes: Tensor  # (B, 3, H, W) what G3 keeps of the person
+    fusion: FusionOutput
+
+    @property
+    def image(self) -> Tensor:
+        """(B, 3, H, W) the try-on in [-1, 1]."""
+        return self.fusion.image
+
+    @property
+    def composed_labels(self) -> Tensor:
+        return self.fusion.composed_labels
 
 
 def predict_layout(
@@ -131,27 +150,26 @@ def fuse(
     warp: WarpOutput,
     *,
     config: ModelConfig,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Part 3 (CFM): compose the layout, cut the holes, render with G3.
-
-    Returns the try-on image, the composed label map and the image with holes.
-    """
+) -> FusionOutput:
+    """Part 3 (CFM): compose the layout, cut the holes, render with G3, keep the rest of the photo."""
     composed = compose_layout(layout.labels, person.labels, person.worn_garment, region)
-    holes = image_with_holes(
-        person.image,
+    holes = hole_mask(
         person.labels,
         person.worn_garment,
         region,
         layout.labels,
         radius=scale_radius(config.arm_hole_dilation, person.image.shape[-2]),
     )
-    image = generators.g3(
-        image_with_holes=holes,
-        layout=one_hot_layout(composed, dtype=holes.dtype),
+    kept = image_with_holes(person.image, holes)
+    rendered = generators.g3(
+        image_with_holes=kept,
+        layout=one_hot_layout(composed, dtype=kept.dtype),
         garment=warp.refined_garment,
         skin_colour=person.skin_colour,
     )
-    return image, composed, holes
+    repaint = repainted_region(holes, composed).to(rendered.dtype)
+    image = rendered * repaint + person.image.to(rendered.dtype) * (1 - repaint)
+    return FusionOutput(image=image, composed_labels=composed, image_with_holes=kept, repainted=repaint)
 
 
 def as_float32(value: Any) -> Any:
@@ -235,7 +253,5 @@ class TryOnPipeline:
         # 2. Warp: the laydown garment onto its predicted worn region.
         warp = self.generators.warper(garment=garment, garment_mask=garment_mask, target_mask=region)
         # 3. Fusion: render the person wearing the warped garment.
-        image, composed, holes = fuse(self.generators, person, layout, region, warp, config=self.config)
-        return TryOnOutput(
-            image=image, layout=layout, garment_region=region, composed_labels=composed, warp=warp, image_with_holes=holes
-        )
+        fusion = fuse(self.generators, person, layout, region, warp, config=self.config)
+        return TryOnOutput(layout=layout, garment_region=region, warp=warp, fusion=fusion)

@@ -11,7 +11,9 @@ from tryon.ops.composition import (
     body_layout,
     compose_layout,
     garment_region,
+    hole_mask,
     image_with_holes,
+    repainted_region,
     layout_labels,
     layout_without_garment,
     one_hot_layout,
@@ -129,7 +131,7 @@ def test_image_with_holes_removes_exactly_the_garment():
     worn = worn_garment_mask(labels)
     image = torch.rand(1, 3, 16, 12) + 0.5  # nowhere zero, so every zero is a hole
     predicted = torch.where(worn.bool(), BG, labels)  # no arm predicted: no arm holes
-    holes = image_with_holes(image, labels, worn, torch.zeros_like(worn), predicted, radius=2)
+    holes = image_with_holes(image, hole_mask(labels, worn, torch.zeros_like(worn), predicted, radius=2))
     assert torch.equal(holes == 0, worn.bool().expand_as(image))
     torch.testing.assert_close(holes * (1 - worn), image * (1 - worn))
 
@@ -142,10 +144,19 @@ def test_image_with_holes_grows_occluded_arms_within_the_body():
     predicted = labels.clone()
     predicted[..., 4:10, 8:10] = LA  # the arm continues under the old garment
     image = torch.rand(1, 3, 16, 12) + 0.5
-    holes = image_with_holes(image, labels, worn, torch.zeros_like(worn), predicted, radius=1)[0, 0] == 0
+    holes = hole_mask(labels, worn, torch.zeros_like(worn), predicted, radius=1)[0, 0] == 1
     assert holes[4:10, 2:10].all()  # the old garment
     assert holes[4:10, 10].all() and not holes[4:10, 11].any()  # one pixel into the visible arm
     assert not holes[3].any() and not holes[10].any()  # not into the background
+
+
+def test_repainted_region_is_the_holes_and_the_composed_arms():
+    holes = torch.zeros(1, 1, 8, 6)
+    holes[..., 2:5, 1:5] = 1
+    composed = torch.full((1, 1, 8, 6), BG)
+    composed[..., 5:7, 0] = LA
+    region = repainted_region(holes, composed)
+    assert torch.equal(region.bool(), holes.bool() | (composed == LA))
 
 
 def test_separable_dilation_equals_the_square_max_pool():

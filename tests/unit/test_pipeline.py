@@ -53,8 +53,12 @@ def test_pipeline_returns_the_try_on_and_its_intermediates(pipeline):
     assert output.composed_labels.shape == (2, 1, *SIZE.shape)
     assert output.warp.refined_garment.shape == (2, 3, *SIZE.shape)
     assert set(output.garment_region.unique().tolist()) <= {0.0, 1.0}
-    # The person's old garment is always cut out of the image G3 sees.
-    assert (output.image_with_holes[:, :, 20:50, 12:36] == 0).all()
+    # The person's old garment is always cut out of the image G3 sees, and outside the repainted
+    # region the try-on is the person photo itself.
+    assert (output.fusion.image_with_holes[:, :, 20:50, 12:36] == 0).all()
+    kept = output.fusion.repainted == 0
+    assert kept.any() and (output.fusion.repainted[:, :, 20:50, 12:36] == 1).all()
+    assert torch.equal(output.image * kept, person.image * kept)
 
 
 def test_one_person_representation_serves_many_garments(pipeline):

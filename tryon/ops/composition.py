@@ -149,8 +149,7 @@ def skin_colour(image: Tensor, person_labels: Tensor, *, min_pixels: int = MIN_S
     return colour.expand_as(image)
 
 
-def image_with_holes(
-    image: Tensor,
+def hole_mask(
     person_labels: Tensor,
     worn_garment: Tensor,
     new_garment: Tensor,
@@ -158,15 +157,28 @@ def image_with_holes(
     *,
     radius: int,
 ) -> Tensor:
-    """CFM input: the person image with everything G3 must repaint set to zero.
+    """CFM: the (B, 1, H, W) mask of what G3 must repaint.
 
     The holes are the old garment, the new garment region, and the occluded arms grown by
     `radius` (limited to the old arms and garment, so face, hair, pants and background stay),
     as ACGPN does, so that the seam between the old sleeve and the arm is repainted too.
     """
-    grown = dilate(occluded_arms(predicted_labels, worn_garment).to(image.dtype), radius).amax(
-        dim=1, keepdim=True
-    )
-    body = torch.maximum(region_mask(person_labels, ARM_LABELS, dtype=image.dtype), worn_garment)
-    holes = torch.maximum(torch.maximum(worn_garment, new_garment), grown * body)
+    dtype = worn_garment.dtype
+    grown = dilate(occluded_arms(predicted_labels, worn_garment).to(dtype), radius).amax(dim=1, keepdim=True)
+    body = torch.maximum(region_mask(person_labels, ARM_LABELS, dtype=dtype), worn_garment)
+    return torch.maximum(torch.maximum(worn_garment, new_garment), grown * body)
+
+
+def image_with_holes(image: Tensor, holes: Tensor) -> Tensor:
+    """CFM input: the person image with the `hole_mask` pixels set to zero."""
     return image * (1 - holes)
+
+
+def repainted_region(holes: Tensor, composed_labels: Tensor) -> Tensor:
+    """Where the try-on shows G3's rendering: the holes and every arm of the composed layout.
+
+    Everywhere else the person photo is kept as is (face, hair, trousers, background), so the
+    try-on preserves what the garment does not touch, pixel for pixel.
+    """
+    arms = arm_sides(composed_labels).any(dim=1, keepdim=True).to(holes.dtype)
+    return torch.maximum(holes, arms)

@@ -251,7 +251,8 @@ def fusion_forward(
         warp = context.generators.warper(
             garment=batch.garment, garment_mask=batch.garment_mask, target_mask=region
         )
-    image, composed, holes = fuse(context.generators, person, layout, region, warp, config=config)
+    fusion = fuse(context.generators, person, layout, region, warp, config=config)
+    image, composed, holes = fusion.image, fusion.composed_labels, fusion.image_with_holes
     terms = {"l1": Term(weights.tryon_l1, l1_loss(image, person.image))}
     if context.vgg is not None and weights.tryon_vgg:
         with torch.no_grad():
