@@ -164,7 +164,8 @@ def test_vgg_weights_in_torchvision_format_turn_the_perceptual_terms_on(tmp_path
     )
     warp = json.loads((tmp_path / "run" / "warp" / "stats.jsonl").read_text())
     fusion = json.loads((tmp_path / "run" / "fusion" / "stats.jsonl").read_text())
-    assert warp["warp/refined_vgg"] > 0 and warp["warp/warped_vgg"] > 0 and fusion["G3/vgg"] > 0
+    assert warp["warp/refined_vgg"] > 0 and fusion["G3/vgg"] > 0
+    assert "warp/warped_vgg" not in warp  # weight 0 by default: its VGG pass is skipped
 
 
 LEARNING_MODEL = (
@@ -179,10 +180,11 @@ FALLS_TO = {
     ("warp", "warp/warped_l1"): 0.7,
     ("warp", "warp/warped_mask_l1"): 0.7,
     ("warp", "warp/refined_l1"): 0.4,
-    ("fusion", "G3/l1"): 0.3,
+    ("fusion", "G3/l1"): 0.5,
 }
 """Loss over the last 10 steps as a fraction of the loss at step 0, at most (measured: 0.11, 0.14,
-0.50, 0.45, 0.20 and 0.13; the TPS learns slowest, its head starting at zero)."""
+0.50, 0.45, 0.20 and 0.32; the TPS learns slowest, its head starting at zero; the try-on keeps the
+photo outside the repainted region, so G3's L1 starts low)."""
 
 
 def stage_losses(run: Path, stage: str) -> list[dict]:

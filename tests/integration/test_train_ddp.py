@@ -15,24 +15,29 @@ import torch
 from torch import nn
 
 from tryon.checkpoint import load_checkpoint
-from tryon.config import Resolution
+from tryon.config import Resolution, StageConfig, load_params
 from tryon.data.synthetic import generate_dataset
 from tryon.labels import NUM_LABELS
 from tryon.nets import TryOnDiscriminators, TryOnGenerators
 from tryon.nets.channels import RGB
+from tryon.train.distributed import DistributedContext
+from tryon.train.schedule import stage_schedule
+from tryon.train.stages import STAGES
+from tryon.train.trainer import StageTrainer
 
 pytestmark = pytest.mark.slow
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 STEPS = {"sgm": 2, "warp": 2, "fusion": 2}
-WEIGHT_TOLERANCE = 2e-5
-"""Absolute, a tenth of the lr = 2e-4 by which each Adam step moves a weight. The runs differ only
-in float summation order (a batch of 2 per rank vs two accumulated rounds of 2): after one step the
-weights agree to ~1e-7. The difference then grows, because G2 sees the argmax of G1's layout (a
-last-bit difference can flip a pixel) and Adam divides by the root of tiny second moments: one
-process with 4 samples per round and one with 2 x 2 rounds drift apart by ~1e-4 within four steps
-just the same. Two steps per stage keep the comparison sharp (~7e-6 here); the loss trajectories
-are compared too."""
+UPDATE_TOLERANCE = 0.02
+"""Largest allowed |update(2 processes) - update(1 process)| / |update(1 process)| over the weights a
+stage trains, the update being the weights' change over the stage. The runs differ only in float
+summation order (a batch of 2 per rank vs two accumulated rounds of 2); measured: warp 1e-5, fusion
+3e-6, SGM 0.8%. SGM is the loosest because Adam moves a weight by about lr * m / sqrt(v) whatever
+the gradient's size: where G1/G2's gradients change sign between steps under the discriminators,
+the first moment (beta1 = 0.5) nearly cancels and last-bit differences show; one process with 4
+samples per round and one with 2 x 2 rounds differ as much. Gradients summed instead of averaged,
+or not exchanged at all, put this ratio near 1."""
 
 PARAMS = """
 data:
@@ -112,14 +117,19 @@ def run(command: list[str]) -> None:
     )
 
 
-def assert_same_weights(expected: dict, got: dict, networks: dict[str, nn.Module]) -> None:
+def update_difference(
+    start: dict, expected: dict, got: dict, networks: dict[str, nn.Module], trained: tuple[str, ...]
+) -> float:
+    """|got - expected| / |expected - start| over the `trained` weights, rounding-noise coordinates left out."""
+    difference, update = 0.0, 0.0
     for key, network in networks.items():
         noise = rounding_noise_coordinates(expected[key], network)
         for name, value in expected[key].items():
-            compared = ~noise.get(name, torch.zeros_like(value, dtype=torch.bool))
-            torch.testing.assert_close(
-                got[key][name][compared], value[compared], rtol=0, atol=WEIGHT_TOLERANCE
-            )
+            if name.startswith(trained):
+                compared = ~noise.get(name, torch.zeros_like(value, dtype=torch.bool))
+                difference += (got[key][name] - value)[compared].square().sum().item()
+                update += (value - start[key][name])[compared].square().sum().item()
+    return (difference / update) ** 0.5
 
 
 def test_two_gloo_processes_match_one_process_with_the_same_effective_batch(tmp_path):
@@ -132,12 +142,16 @@ def test_two_gloo_processes_match_one_process_with_the_same_effective_batch(tmp_
     single, distributed, fusion_only = tmp_path / "single", tmp_path / "ddp", tmp_path / "ddp_fusion"
     run([sys.executable, "-m", "tryon.cli", *arguments, "--stage", "all", "--out", str(single)])
     run([*torchrun, "--stage", "all", "--out", str(distributed)])
-    # G3 learns from thresholded outputs of the frozen networks, where a last-bit difference in their
-    # weights flips pixels; its comparison starts from the single run's sgm and warp stages.
+    # G3 starts from the single run's frozen networks (see WEIGHT_TOLERANCE).
     for stage in ("sgm", "warp"):
         shutil.copytree(single / stage, fusion_only / stage)
     run([*torchrun, "--stage", "fusion", "--out", str(fusion_only)])
 
+    starts = {
+        "sgm": fresh_weights(params),
+        "warp": load_checkpoint(single / "sgm" / "checkpoint.pt").state,
+        "fusion": load_checkpoint(single / "warp" / "checkpoint.pt").state,
+    }
     for stage, run_dir in (("sgm", distributed), ("warp", distributed), ("fusion", fusion_only)):
         options = json.loads((run_dir / stage / "options.json").read_text())
         assert (options["world_size"], options["batch_per_device"], options["accumulation_rounds"]) == (
@@ -153,9 +167,25 @@ def test_two_gloo_processes_match_one_process_with_the_same_effective_batch(tmp_
         reference = load_checkpoint(single / stage / "checkpoint.pt")
         networks = {
             "generators": TryOnGenerators.from_config(reference.model_config),
-            "generators_ema": TryOnGenerators.from_config(reference.model_config),
             "discriminators": TryOnDiscriminators.from_config(reference.model_config),
         }
-        assert_same_weights(
-            reference.state, load_checkpoint(run_dir / stage / "checkpoint.pt").state, networks
+        trained = tuple(
+            f"{name}." for role in STAGES[stage].roles for name in (role.module, role.discriminator) if name
         )
+        got_state = load_checkpoint(run_dir / stage / "checkpoint.pt").state
+        ratio = update_difference(starts[stage], reference.state, got_state, networks, trained)
+        assert ratio <= UPDATE_TOLERANCE, f"{stage}: updates differ by {ratio:.2%}"
+
+
+def fresh_weights(params: Path) -> dict:
+    """The weights a run starts from, as the trainer initialises them."""
+    config = load_params(params)
+    trainer = StageTrainer(
+        stage=STAGES["sgm"],
+        model_config=config.model,
+        config=config.train,
+        schedule=stage_schedule(StageConfig(max_steps=1), steps_per_epoch=1),
+        context=DistributedContext(),
+        vgg=None,
+    )
+    return trainer.state_dict()
