@@ -322,6 +322,7 @@ def write_section(path: Path, section: str) -> None:
     """Replace (or append) the `## Training` section of a results file, leaving other sections as they are."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     pattern = re.compile(r"^## Training\n.*?(?=^## |\Z)", flags=re.DOTALL | re.MULTILINE)
+    section = section.rstrip("\n") + "\n\n"  # one blank line before the next section
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:
@@ -486,7 +487,12 @@ def section(
     machine = (
         f"{platform.machine()}, {os.cpu_count()} CPUs, {args.threads} threads, torch {torch.__version__}"
     )
-    switch_part = f"\nSpeed switches, one at a time (same measurement):\n\n{switches}\n" if switches else ""
+    switch_part = (
+        f"\nSpeed switches, one at a time (same measurement); the DataLoader rows are decoding rates alone\n"
+        f"(in training the workers decode while the step runs):\n\n{switches}\n"
+        if switches
+        else ""
+    )
     return f"""## Training
 
 Command: `.venv/bin/python {command}` ({time.strftime("%Y-%m-%d")}; {machine}; device {args.device},
