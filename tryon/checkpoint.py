@@ -18,6 +18,13 @@ from tryon.config import ModelConfig
 
 CHECKPOINT_FORMAT = 1
 
+RAW_STATE = "generators"
+"""Key of the generator weights in a checkpoint's state."""
+EMA_STATE = "generators_ema"
+"""Key of the exponential moving average of the generator weights: what is evaluated and served."""
+DISCRIMINATOR_STATE = "discriminators"
+"""Key of the discriminator weights (training checkpoints only)."""
+
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint built for another resolution or network size than the one configured."""

@@ -121,10 +121,14 @@ class ModelConfig:
     tps_width: int = 8  # first conv's channels in the TPS regressor; doubles per stride-2 level
     tps_levels: int = 6  # stride-2 conv levels of the TPS regressor (ACGPN's has 6, 8..256 channels)
     tps_hidden: int = 128  # hidden units of the regressor's head before the control-point offsets
+    tps_max_offset: float = 0.5  # bound of the learned control-point offsets around the mask alignment
+    # (normalised target-frame units: 0.5 is one control-grid spacing at K = 5)
     noise_channels: int = 1  # Gaussian noise channel fed to the generators, as in ACGPN
     pose_radius: int = 5  # half side of each keypoint square in the pose maps, at 256x192
     garment_dilation: int = 1  # growth of G2's garment mask before composition, pixels at 256x192
     arm_hole_dilation: int = 10  # growth of occluded arms cut out of the person image, at 256x192
+    keep_photo: bool = True  # keep the photo outside the repainted region (product); False: G3
+    # renders the whole frame, as ACGPN does, for numbers comparable with the paper's
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -179,24 +183,29 @@ class StageConfig:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the loss terms; the defaults are ACGPN's (its pix2pixHD_model.py and train.py)."""
+    """Weights of the loss terms. Where a default differs from ACGPN's (its pix2pixHD_model.py and
+    train.py), or the term is not in ACGPN, the comment says "ours" and why."""
 
-    layout_ce: float = 10.0  # G1: cross-entropy against the layout without the worn garment
-    layout_gan: float = 1.0  # G1: adversarial, against D1
-    garment_bce: float = 10.0  # G2: BCE against the worn-garment mask
-    garment_gan: float = 1.0  # G2: adversarial, against D2
+    layout_ce: float = 10.0  # G1: cross-entropy against the layout without the worn garment (ACGPN: 10)
+    layout_class_balance: float = 0.5  # G1: ours; classes weighted (max count / count) ** this per batch,
+    # so thin arms weigh about as much as the background they are otherwise lost in; 0: unweighted
+    layout_gan: float = 1.0  # G1: adversarial, against D1 (ACGPN: 1)
+    garment_bce: float = 10.0  # G2: BCE against the worn-garment mask (ACGPN: 10)
+    garment_gan: float = 1.0  # G2: adversarial, against D2 (ACGPN: 1)
     sgm_feature_matching: float = 0.0  # G1, G2: ACGPN matches discriminator features only for images
-    warped_l1: float = 1.0  # warp: TPS-warped garment vs the person's garment pixels
-    warped_mask_l1: float = 1.0  # warp: warped garment mask vs the worn-garment mask
-    warped_vgg: float = 0.0  # warp: perceptual, warped garment (ACGPN: 1; a VGG pass for a weak TPS signal)
-    tps_constraint: float = 1.0  # warp: second-order constraint on the control grid
-    refined_l1: float = 10.0  # warp: refined garment vs the person's garment pixels
-    refined_vgg: float = 10.0  # warp: perceptual, refined garment (when vgg_weights is set)
-    composition_l1: float = 1.0  # warp: composition mask vs the worn mask (prefer copying the warp)
-    tryon_l1: float = 10.0  # G3: try-on vs the person image
-    tryon_vgg: float = 10.0  # G3: perceptual (when vgg_weights is set)
-    tryon_gan: float = 1.0  # G3: adversarial, against D3
-    tryon_feature_matching: float = 10.0  # G3: D3 feature matching
+    warped_l1: float = 1.0  # warp: TPS-warped garment vs the person's garment pixels (ACGPN: 1)
+    warped_mask_l1: float = 1.0  # warp: warped garment mask vs the worn-garment mask (ACGPN: 1)
+    warped_vgg: float = 0.0  # warp: perceptual, warped garment (ACGPN: 1; ours 0, a VGG pass for a weak TPS signal)
+    tps_constraint: float = 1.0  # warp: second-order constraint on the control grid (ours; ACGPN: 0.1 per term)
+    refined_l1: float = 10.0  # warp: refined garment vs the person's garment pixels (ACGPN: 10)
+    refined_vgg: float = 10.0  # warp: perceptual, refined garment, when vgg_weights is set (ACGPN: 10)
+    composition_l1: float = 1.0  # warp: composition mask vs the worn mask, prefer copying the warp (ACGPN: 1)
+    tryon_l1: float = 10.0  # G3: try-on vs the person image (ours; ACGPN: 1, with VGG on; without
+    # pretrained VGG weights L1 is the main reconstruction signal)
+    tryon_composition_l1: float = 1.0  # G3: ours; composition mask vs the warped garment's mask in the region
+    tryon_vgg: float = 10.0  # G3: perceptual, when vgg_weights is set (ACGPN: 10)
+    tryon_gan: float = 1.0  # G3: adversarial, against D3 (ACGPN: 1)
+    tryon_feature_matching: float = 10.0  # G3: D3 feature matching (ACGPN: lambda_feat 10)
 
 
 def _default_stages() -> dict[str, StageConfig]:
@@ -230,6 +239,7 @@ class TrainConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     noise: bool = True  # Gaussian noise channel per sample, derived from (seed, epoch, sample)
     fusion_region: str = "predicted"  # G3 trains on G2's garment region (as inference) or the worn one
+    arm_masks: bool = True  # fusion: cut random strokes and blobs out of the arms for G3 to inpaint (ACGPN)
     precision: str = "auto"  # auto (bf16 where supported, else fp16 on CUDA, else fp32), bf16, fp16, fp32
     channels_last: bool = False  # NHWC memory format for the networks and images
     compile: bool = False  # torch.compile the U-Nets, discriminators and VGG

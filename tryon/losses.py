@@ -106,13 +106,37 @@ def l1_loss(output: Tensor, target: Tensor) -> Tensor:
     return F.l1_loss(output.float(), target.float())
 
 
-def layout_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+def class_balance_weights(labels: Tensor, num_classes: int, *, power: float) -> Tensor:
+    """(B, num_classes) weights (max count / count) ** power of the classes in each sample's id map.
+
+    Within a sample the most frequent class (the background) weighs 1 and rarer ones more, so thin
+    regions such as arms are not drowned by the pixels around them; power 0 gives equal weights.
+    Absent classes get weight 1 (they contribute no pixels). Per sample, so that a batch split into
+    micro-batches gets the same weights; counted on the device, without a host round-trip.
+    """
+    ids = labels.reshape(labels.shape[0], -1).long()
+    # scatter_add, not one_hot or bincount: those check the ids' range on the host.
+    counts = torch.zeros(ids.shape[0], num_classes, device=ids.device).scatter_add_(
+        1, ids, torch.ones_like(ids, dtype=torch.float32)
+    )
+    weights = (counts.amax(dim=1, keepdim=True) / counts.clamp_min(1)).pow(power)
+    return torch.where(counts > 0, weights, torch.ones_like(weights))
+
+
+def layout_cross_entropy(logits: Tensor, labels: Tensor, *, class_balance: float = 0.0) -> Tensor:
     """Pixel-wise cross-entropy of (B, C, H, W) layout logits against (B, 1, H, W) or (B, H, W) ids.
 
-    G1's loss against `tryon.ops.composition.layout_without_garment`.
+    G1's loss against `tryon.ops.composition.layout_without_garment`. With `class_balance` > 0 each
+    sample's pixels are weighted by `class_balance_weights` (a weighted mean per sample), and the
+    samples are averaged.
     """
-    target = labels[:, 0] if labels.dim() == 4 else labels
-    return F.cross_entropy(logits.float(), target.long())
+    target = (labels[:, 0] if labels.dim() == 4 else labels).long()
+    if not class_balance:
+        return F.cross_entropy(logits.float(), target)
+    per_pixel = F.cross_entropy(logits.float(), target, reduction="none").flatten(1)  # (B, H * W)
+    weights = class_balance_weights(target, logits.shape[1], power=class_balance)
+    pixel_weights = weights.gather(1, target.flatten(1))
+    return ((per_pixel * pixel_weights).sum(dim=1) / pixel_weights.sum(dim=1)).mean()
 
 
 def mask_bce(logits: Tensor, target: Tensor) -> Tensor:

@@ -8,11 +8,10 @@ import torch
 from typer.testing import CliRunner
 
 from tests.helpers import tiny_model_config
-from tryon.checkpoint import save_checkpoint
+from tryon.checkpoint import EMA_STATE, RAW_STATE, save_checkpoint
 from tryon.cli import app
 from tryon.data.layout import DatasetLayout, read_pairs, read_rgb
 from tryon.nets import TryOnGenerators
-from tryon.pipeline import EMA_STATE, RAW_STATE
 
 runner = CliRunner()
 

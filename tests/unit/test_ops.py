@@ -18,6 +18,7 @@ from tryon.ops.composition import (
     layout_without_garment,
     one_hot_layout,
     skin_colour,
+    skin_map,
     worn_garment_mask,
 )
 from tryon.ops.morphology import dilate, erode, scale_radius
@@ -117,10 +118,23 @@ def test_skin_colour_is_the_arm_mean_then_face_then_neutral():
     face_mean = image[1, :, 2:4, :].mean(dim=(1, 2))
 
     colour = skin_colour(image, labels)
-    assert colour.shape == image.shape
-    torch.testing.assert_close(colour[0], arm_mean.view(3, 1, 1).expand(3, 8, 8))
-    torch.testing.assert_close(colour[1], face_mean.view(3, 1, 1).expand(3, 8, 8))
-    torch.testing.assert_close(colour[2], torch.tensor(NEUTRAL_SKIN_TONE).view(3, 1, 1).expand(3, 8, 8))
+    assert colour.shape == (3, 3, 1, 1)
+    torch.testing.assert_close(colour[0], arm_mean.view(3, 1, 1))
+    torch.testing.assert_close(colour[1], face_mean.view(3, 1, 1))
+    torch.testing.assert_close(colour[2], torch.tensor(NEUTRAL_SKIN_TONE).view(3, 1, 1))
+
+
+def test_skin_map_paints_the_colour_over_the_arms_only():
+    labels = torch.full((1, 1, 8, 8), BG)
+    labels[..., :2, :] = LA
+    labels[..., 6:, :] = int(Label.RIGHT_ARM)
+    labels[..., 3:5, :] = UC
+    colour = torch.tensor([0.5, -0.2, 0.1]).view(1, 3, 1, 1)
+    painted = skin_map(colour, labels)
+    arms = (labels == LA) | (labels == int(Label.RIGHT_ARM))
+    torch.testing.assert_close(painted, colour * arms.float())
+    # It varies over the image, so the instance norm after G3's first convolution cannot erase it.
+    assert painted.std(dim=(2, 3)).min() > 0
 
 
 def test_image_with_holes_removes_exactly_the_garment():

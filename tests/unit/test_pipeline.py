@@ -2,11 +2,11 @@ import pytest
 import torch
 
 from tests.helpers import TINY, tiny_model_config
-from tryon.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from tryon.checkpoint import EMA_STATE, RAW_STATE, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from tryon.config import ModelConfig, Resolution
 from tryon.labels import NUM_KEYPOINTS, NUM_LABELS, Label
 from tryon.nets import TryOnGenerators
-from tryon.pipeline import EMA_STATE, RAW_STATE, TryOnPipeline
+from tryon.pipeline import TryOnPipeline
 
 SIZE = TINY
 

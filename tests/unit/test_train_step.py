@@ -160,8 +160,8 @@ def test_discriminator_regularisers_and_the_hinge_loss_train(batch):
 
 def test_the_generators_adversarial_loss_does_not_touch_the_discriminator(batch):
     trainer = make_trainer(SGM)
-    trainer.noise.set_batch([0, 1], 0)
-    outputs = SGM.forward(trainer.forward_context, batch, frozenset({"G1", "G2"}), SharedFeatures())
+    shared = SharedFeatures(draws=trainer.noise.draw([0, 1], 0, reference=batch.image))
+    outputs = SGM.forward(trainer.forward_context, batch, frozenset({"G1", "G2"}), shared)
     g1_phase = next(phase for phase in trainer.phases if phase.name == "G1")
     accumulate_gradients(
         g1_phase, outputs, gain=1.0, precision=trainer.precision, scaler=trainer.scaler, stats=trainer.stats
@@ -242,20 +242,22 @@ def test_warp_submodules_can_freeze_separately(batch):
         make_trainer(WARP, frozen_after={"g1": 1})
 
 
-def test_noise_depends_on_sample_epoch_and_generator_only(batch):
-    trainer = make_trainer(SGM)
-    noise = trainer.noise
+def test_noise_and_inpainting_masks_depend_on_sample_epoch_and_slot_only(batch):
+    noise = SampleNoise(seed=0, enabled=True, channels=1, inpaint_masks=True)
     reference = batch.image
-    noise.set_batch([3, 5], epoch=2)
-    pair = noise.noise(0, 1, reference)
-    noise.set_batch([5], epoch=2)
-    assert torch.equal(noise.noise(0, 1, reference[:1]), pair[1:])
-    assert not torch.equal(noise.noise(1, 1, reference[:1]), pair[1:])
-    noise.set_batch([5], epoch=3)
-    assert not torch.equal(noise.noise(0, 1, reference[:1]), pair[1:])
-    off = SampleNoise(copy.deepcopy(trainer.generators), seed=0, enabled=False)
-    off.set_batch([3, 5], epoch=2)
-    assert not off.noise(0, 1, reference).any()
+    pair = noise.draw([3, 5], 2, reference=reference)
+    single = noise.draw([5], 2, reference=reference[:1])
+    assert torch.equal(single.noise.g1, pair.noise.g1[1:])
+    assert torch.equal(single.inpaint, pair.inpaint[1:])
+    assert pair.noise.g1.shape == (2, 1, *reference.shape[-2:])
+    assert not torch.equal(single.noise.g2, pair.noise.g1[1:])
+    later = noise.draw([5], 3, reference=reference[:1])
+    assert not torch.equal(later.noise.g1, pair.noise.g1[1:])
+    assert not torch.equal(later.inpaint, pair.inpaint[1:])
+    off = SampleNoise(seed=0, enabled=False, channels=1, inpaint_masks=False).draw([3, 5], 2, reference=reference)
+    assert not off.noise.g3.any() and off.inpaint is None
+    with pytest.raises(ValueError, match="indices"):
+        noise.draw([1], 0, reference=reference)
 
 
 def test_a_restored_state_continues_bit_for_bit(batch):

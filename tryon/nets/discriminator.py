@@ -24,8 +24,8 @@ class PatchDiscriminator(nn.Module):
         widths = [min(width * 2**layer, width * MAX_WIDTH_FACTOR) for layer in range(layers + 1)]
         strides = [2] * layers + [1]
 
-        def conv(in_c: int, out_c: int, stride: int) -> nn.Module:
-            layer = nn.Conv2d(in_c, out_c, kernel_size=KERNEL, stride=stride, padding=PADDING)
+        def conv(in_c: int, out_c: int, stride: int, *, bias: bool = True) -> nn.Module:
+            layer = nn.Conv2d(in_c, out_c, kernel_size=KERNEL, stride=stride, padding=PADDING, bias=bias)
             return with_spectral_norm(layer) if spectral_norm else layer
 
         blocks = []
@@ -35,7 +35,8 @@ class PatchDiscriminator(nn.Module):
             # No norm on the first block, as in pix2pixHD: it would erase the input's statistics.
             norm = [nn.InstanceNorm2d(current)] if index else []
             blocks.append(
-                nn.Sequential(conv(previous, current, stride), *norm, nn.LeakyReLU(LEAK, inplace=True))
+                # A bias right before instance norm is subtracted again with the mean: none there.
+                nn.Sequential(conv(previous, current, stride, bias=not norm), *norm, nn.LeakyReLU(LEAK, inplace=True))
             )
         blocks.append(nn.Sequential(conv(widths[-1], 1, 1)))
         self.blocks = nn.ModuleList(blocks)

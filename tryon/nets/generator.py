@@ -14,12 +14,14 @@ from tryon.nets.unet import UNet
 class ConditionalGenerator(nn.Module):
     """A U-Net whose input is a stack of condition tensors and `noise_channels` of Gaussian noise.
 
-    Subclasses name their condition (`CONDITION_CHANNELS`, without the noise) and outputs
-    (`OUT_CHANNELS`); the discriminator of each generator sees the condition and the output.
+    Subclasses name their condition (`CONDITION_CHANNELS`, without the noise), their output
+    (`OUT_CHANNELS`, what the generator's discriminator sees beside the condition) and any
+    auxiliary outputs the U-Net also predicts (`AUX_CHANNELS`, e.g. G3's composition mask).
     """
 
     CONDITION_CHANNELS: ClassVar[int]
     OUT_CHANNELS: ClassVar[int]
+    AUX_CHANNELS: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -34,7 +36,7 @@ class ConditionalGenerator(nn.Module):
         self.noise_channels = noise_channels
         self.unet = UNet(
             self.CONDITION_CHANNELS + noise_channels,
-            self.OUT_CHANNELS,
+            self.OUT_CHANNELS + self.AUX_CHANNELS,
             base_width=base_width,
             depth=depth,
             max_width=max_width,
@@ -53,7 +55,8 @@ class ConditionalGenerator(nn.Module):
         )
 
     def generate(self, condition: list[Tensor], noise: Tensor | None) -> Tensor:
-        """Run the U-Net on the condition and `noise` (sampled here when None)."""
+        """Run the U-Net on the condition and `noise` (B, noise_channels, H, W); None draws it here
+        from the global generator (inference), training passes its per-sample noise explicitly."""
         if noise is None:
             reference = condition[0]
             batch, _, height, width = reference.shape

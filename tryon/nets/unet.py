@@ -15,9 +15,12 @@ from torch.utils.checkpoint import checkpoint
 
 
 def conv_norm_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
-    """A 3x3 convolution, instance norm (statistics per sample, so batch 1 trains) and ReLU."""
+    """A 3x3 convolution, instance norm (statistics per sample, so batch 1 trains) and ReLU.
+
+    The convolution has no bias: the norm subtracts each channel's mean, a bias with it.
+    """
     return [
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
         nn.InstanceNorm2d(out_channels),
         nn.ReLU(inplace=True),
     ]

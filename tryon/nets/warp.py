@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from tryon.config import ModelConfig
 from tryon.nets.channels import MASK, RGB
 from tryon.nets.unet import UNet
-from tryon.ops.tps import TPSGridGenerator, regular_grid
+from tryon.ops.alignment import align_masks
+from tryon.ops.tps import TPSGridGenerator, pixel_centres, regular_grid
 
 REGRESSOR_IN_CHANNELS = RGB + MASK + MASK
 """The garment, its mask and the target worn-garment mask."""
@@ -25,24 +26,29 @@ REFINE_OUT_CHANNELS = RGB + MASK
 
 
 def conv_group_relu(in_channels: int, out_channels: int, *, stride: int) -> list[nn.Module]:
-    # One normalisation group: works at batch 1 and on the 1x1 maps that small images reach.
+    # One normalisation group: works at batch 1 and on the 1x1 maps that small images reach. No
+    # bias: the norm subtracts it again.
     return [
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False),
         nn.GroupNorm(1, out_channels),
         nn.ReLU(inplace=True),
     ]
 
 
 class TPSRegressor(nn.Module):
-    """Regresses (B, K * K, 2) control-point offsets from the regular grid, zero at initialisation.
+    """Regresses (B, K * K, 2) control-point offsets, bounded by `max_offset`, zero at initialisation.
 
     A strided CNN encoder (`levels` 3x3 stride-2 convs, `width` channels doubling per level, then
     two 3x3 convs) pooled to a K x K map, so that each control point has a cell of features and the
-    head does not depend on the image size; then a two-layer head. The last layer starts at zero,
-    so a fresh warper is the identity warp, as in ACGPN's (and the original STN's) initialisation.
+    head does not depend on the image size; then a two-layer head and a tanh scaled to `max_offset`
+    (ACGPN's and CP-VTON's regressors bound their output the same way, so that no control point can
+    fly off and fold the grid). The last layer starts at zero, so a fresh regressor adds nothing to
+    the warp it refines.
     """
 
-    def __init__(self, in_channels: int, *, grid_size: int, width: int, levels: int, hidden: int) -> None:
+    def __init__(
+        self, in_channels: int, *, grid_size: int, width: int, levels: int, hidden: int, max_offset: float
+    ) -> None:
         super().__init__()
         widths = [width * 2**level for level in range(levels)]
         layers: list[nn.Module] = []
@@ -51,6 +57,7 @@ class TPSRegressor(nn.Module):
         for _ in range(2):
             layers += conv_group_relu(widths[-1], widths[-1], stride=1)
         self.grid_size = grid_size
+        self.max_offset = max_offset
         self.encoder = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(grid_size), nn.Flatten())
         self.head = nn.Sequential(
             nn.Linear(widths[-1] * grid_size**2, hidden),
@@ -61,8 +68,22 @@ class TPSRegressor(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, C, H, W) to (B, K * K, 2) offsets in normalised coordinates."""
-        return self.head(self.encoder(x)).view(x.shape[0], self.grid_size**2, 2)
+        """(B, C, H, W) to (B, K * K, 2) offsets in normalised coordinates, each within +-max_offset."""
+        offsets = self.head(self.encoder(x)).view(x.shape[0], self.grid_size**2, 2)
+        return self.max_offset * offsets.tanh()
+
+
+def sample_garment(garment: Tensor, garment_mask: Tensor, grid: Tensor) -> Tensor:
+    """The garment (B, 3, H, W) and its mask (B, 1, H, W) sampled on a float32 (B, H, W, 2) grid, stacked.
+
+    The images follow the grid's dtype and come back in their own (see `tps_sampling_grid`). Border
+    padding for the garment (its laydown backdrop continues), zeros for the mask.
+    """
+
+    def sample(image: Tensor, padding: str) -> Tensor:
+        return F.grid_sample(image.to(grid.dtype), grid, padding_mode=padding, align_corners=False).to(image.dtype)
+
+    return torch.cat([sample(garment, "border"), sample(garment_mask, "zeros")], dim=1)
 
 
 @dataclass(frozen=True)
@@ -88,9 +109,14 @@ class WarpOutput:
 class GarmentWarper(nn.Module):
     """CWM: warps the laydown garment onto the target worn-garment mask and refines the result.
 
-    The refinement U-Net sees the warped garment detached, as in ACGPN: the warp is trained by the
-    losses on `warped_garment` and `warped_mask`, and the refinement cannot undo a bad warp by
-    pulling the TPS through its own losses.
+    The warp starts from the moment alignment of the garment mask onto the target mask
+    (`tryon.ops.alignment`); the regressor sees the garment so aligned and predicts bounded
+    control-point offsets around it, so that an untrained warper already places the garment on the
+    torso and training learns only the residual bending.
+
+    The refinement sees the warped garment detached and composes with a detached copy, as in ACGPN:
+    the warp is trained only by the losses on `warped_garment` and `warped_mask`, and the refinement
+    losses stop at the TPS, so the refinement cannot excuse a bad warp by pulling it its own way.
     """
 
     def __init__(
@@ -100,6 +126,7 @@ class GarmentWarper(nn.Module):
         regressor_width: int,
         regressor_levels: int,
         regressor_hidden: int,
+        max_offset: float,
         base_width: int,
         depth: int,
         max_width: int,
@@ -112,6 +139,7 @@ class GarmentWarper(nn.Module):
             width=regressor_width,
             levels=regressor_levels,
             hidden=regressor_hidden,
+            max_offset=max_offset,
         )
         self.tps = TPSGridGenerator(grid_size)
         self.register_buffer("regular_grid", regular_grid(grid_size), persistent=False)
@@ -132,6 +160,7 @@ class GarmentWarper(nn.Module):
             regressor_width=config.tps_width,
             regressor_levels=config.tps_levels,
             regressor_hidden=config.tps_hidden,
+            max_offset=config.tps_max_offset,
             base_width=config.base_width,
             depth=config.depth,
             max_width=config.max_width,
@@ -141,23 +170,22 @@ class GarmentWarper(nn.Module):
     def forward(self, *, garment: Tensor, garment_mask: Tensor, target_mask: Tensor) -> WarpOutput:
         """Warp `garment` (B, 3, H, W) and `garment_mask` (B, 1, H, W) onto `target_mask` (B, 1, H, W)."""
         height, width = garment.shape[-2:]
-        offsets = self.regressor(torch.cat([garment, garment_mask, target_mask], dim=1))
-        control_points = self.regular_grid + offsets
+        alignment = align_masks(garment_mask, target_mask)
+        aligned_grid = alignment.apply(pixel_centres(height, width, device=garment.device))
+        aligned = sample_garment(garment, garment_mask, aligned_grid.view(-1, height, width, 2))
+        offsets = self.regressor(torch.cat([aligned, target_mask], dim=1))
+        # Offsets are learned in the target frame (where the regressor looks) and carried through
+        # the alignment's scale into the garment frame, where the control points sample.
+        control_points = alignment.apply(self.regular_grid) + alignment.apply_to_offsets(offsets)
         grid = self.tps(control_points, height, width)
-        # The grid stays float32 (see tps_sampling_grid); the images follow it and come back.
-        # Border padding for the garment (its laydown background continues), zeros for the mask.
-        warped_garment = F.grid_sample(
-            garment.to(grid.dtype), grid, padding_mode="border", align_corners=False
-        ).to(garment.dtype)
-        warped_mask = F.grid_sample(
-            garment_mask.to(grid.dtype), grid, padding_mode="zeros", align_corners=False
-        ).to(garment_mask.dtype)
+        warped = sample_garment(garment, garment_mask, grid)
+        warped_garment, warped_mask = warped[:, :RGB], warped[:, RGB:]
 
-        refined = self.refine(torch.cat([warped_garment.detach(), warped_mask.detach(), target_mask], dim=1))
+        refined = self.refine(torch.cat([warped.detach(), target_mask], dim=1))
         rendered = refined[:, :RGB].tanh()
         composition_mask = refined[:, RGB:].sigmoid() * target_mask
         refined_garment = (
-            rendered * (1 - composition_mask) + composition_mask * warped_garment
+            rendered * (1 - composition_mask) + composition_mask * warped_garment.detach()
         ) * target_mask
         return WarpOutput(
             warped_garment=warped_garment,

@@ -1,5 +1,5 @@
 """ACGPN's content fusion steps as pure tensor functions (section 3.3 of the paper, `forward` of its
-model file): layouts from logits, the composed body layout, the skin colour and the image with holes.
+model file): layouts from logits, the composed body layout, the skin colour and map, and the image with holes.
 
 Conventions: label maps are (B, 1, H, W) integer tensors of ACGPN ids (`label_map` adds the channel
 to a (B, H, W) map as the data loader yields it); masks are (B, 1, H, W) floats in {0, 1}; images
@@ -132,7 +132,7 @@ def region_mean_colour(image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def skin_colour(image: Tensor, person_labels: Tensor, *, min_pixels: int = MIN_SKIN_PIXELS) -> Tensor:
-    """CFM input: the person's skin colour as a (B, 3, H, W) constant map, for G3 to paint new arms.
+    """The person's skin colour as (B, 3, 1, 1), for G3 to paint new arms (see `skin_map`).
 
     The mean colour of the arm pixels; for a person whose arms are hidden (fewer than
     `min_pixels`), the face's mean colour, and failing that a neutral tone. Chosen per sample
@@ -145,8 +145,19 @@ def skin_colour(image: Tensor, person_labels: Tensor, *, min_pixels: int = MIN_S
     )
     neutral = torch.cat([image.new_full((1, 1, 1, 1), value) for value in NEUTRAL_SKIN_TONE], dim=1)
     colour = torch.where(face_count >= min_pixels, face_colour, neutral)
-    colour = torch.where(arm_count >= min_pixels, arm_colour, colour)
-    return colour.expand_as(image)
+    return torch.where(arm_count >= min_pixels, arm_colour, colour)
+
+
+def skin_map(colour: Tensor, composed_labels: Tensor) -> Tensor:
+    """CFM input: the skin colour (B, 3, 1, 1) painted over the arms of the composed layout, zero
+    elsewhere, as ACGPN's `ger_average_color` does.
+
+    A constant colour map would be erased by the instance norm after G3's first convolution (a
+    constant input gives a constant response, which the norm subtracts); painted where arms are
+    to be drawn, the colour survives it and says where it applies.
+    """
+    arms = arm_sides(composed_labels).any(dim=1, keepdim=True).to(colour.dtype)
+    return colour * arms
 
 
 def hole_mask(

@@ -1,6 +1,6 @@
 """ACGPN's three training stages as forward passes over a micro-batch.
 
-Each stage runs the inference steps of `tryon.pipeline` (ground truth substituted where staged
+Each stage runs the inference steps of `tryon.steps` (ground truth substituted where staged
 training needs it) and returns what its phases need: the generators' reconstruction terms and,
 for each generator that has a discriminator, the condition, generated and real outputs that the
 discriminator compares. The discriminator passes and the adversarial terms are added by
@@ -28,8 +28,10 @@ from tryon.losses import (
     tps_constraint_loss,
 )
 from tryon.nets import TryOnGenerators, VGG19Features
-from tryon.ops.composition import layout_without_garment, one_hot_layout
-from tryon.pipeline import (
+from tryon.labels import ARM_LABELS
+from tryon.ops.composition import layout_without_garment, one_hot_layout, region_mask
+from tryon.steps import (
+    GeneratorNoise,
     LayoutPrediction,
     PersonRepresentation,
     fuse,
@@ -37,6 +39,7 @@ from tryon.pipeline import (
     predict_layout,
     represent_person,
 )
+from tryon.train.noise import SampleDraws
 
 
 class Term(NamedTuple):
@@ -76,9 +79,10 @@ class SharedFeatures:
 
     The full step of the benchmark runs every stage on the same micro-batch: the person
     representation is computed once, and the fusion stage takes SGM's layout (detached) instead of
-    running G1 and G2 again.
+    running G1 and G2 again. `draws` holds the micro-batch's per-sample noise and inpainting masks.
     """
 
+    draws: SampleDraws = SampleDraws(noise=GeneratorNoise(), inpaint=None)
     person: PersonRepresentation | None = None
     layout: LayoutPrediction | None = None  # SGM's prediction, with its graph
 
@@ -138,9 +142,9 @@ def sgm_condition(garment: Tensor, garment_mask: Tensor, body_layout: Tensor, po
     return torch.cat([garment_mask, garment * garment_mask, body_layout, pose_maps], dim=1)
 
 
-def fusion_condition(holes: Tensor, layout: Tensor, garment: Tensor, skin_colour: Tensor) -> Tensor:
+def fusion_condition(holes: Tensor, layout: Tensor, garment: Tensor, skin: Tensor) -> Tensor:
     """What G3 sees besides the noise, in `FusionGenerator`'s order: D3's condition."""
-    return torch.cat([holes, layout, garment, skin_colour], dim=1)
+    return torch.cat([holes, layout, garment, skin], dim=1)
 
 
 def sgm_forward(
@@ -151,13 +155,16 @@ def sgm_forward(
         return StepOutputs()
     weights = context.weights
     person = shared.represent(batch, context.model_config)
-    layout = shared.layout = predict_layout(context.generators, person, batch.garment, batch.garment_mask)
+    layout = shared.layout = predict_layout(
+        context.generators, person, batch.garment, batch.garment_mask, noise=shared.draws.noise
+    )
     outputs = StepOutputs()
     if "G1" in active:
         target = layout_without_garment(person.labels, person.worn_garment)
-        outputs.terms["G1"] = {
-            "ce": Term(weights.layout_ce, layout_cross_entropy(layout.layout_logits, target))
-        }
+        cross_entropy = layout_cross_entropy(
+            layout.layout_logits, target, class_balance=weights.layout_class_balance
+        )
+        outputs.terms["G1"] = {"ce": Term(weights.layout_ce, cross_entropy)}
         outputs.adversarial["G1"] = AdversarialTarget(
             condition=sgm_condition(batch.garment, batch.garment_mask, person.body_layout, person.pose_maps),
             fake=layout.layout_logits.softmax(dim=1),
@@ -229,15 +236,21 @@ def fusion_forward(
     ground-truth garment pixels and layout, which leaves a gap between what G3 sees in training
     and at test time; "ground_truth" keeps the rest of the inference path but warps onto the worn
     mask, which gives cleaner targets when G2 is still poor.
+
+    The micro-batch's inpainting masks (when drawn) are cut out of the person's arms, so that G3
+    learns to draw arm skin from the layout and the skin colour, with the photo as the target
+    there: a try-on that removes a sleeve needs exactly that. G3's composition mask is pulled
+    towards the warped garment's mask inside the garment region (CP-VTON's mask loss).
     """
     if "G3" not in active:
         return StepOutputs()
     weights = context.weights
     config = context.model_config
     person = shared.represent(batch, config)
+    noise = shared.draws.noise
     with torch.no_grad():
         if shared.layout is None:
-            layout = predict_layout(context.generators, person, batch.garment, batch.garment_mask)
+            layout = predict_layout(context.generators, person, batch.garment, batch.garment_mask, noise=noise)
         else:
             layout = dataclasses.replace(
                 shared.layout,
@@ -251,16 +264,28 @@ def fusion_forward(
         warp = context.generators.warper(
             garment=batch.garment, garment_mask=batch.garment_mask, target_mask=region
         )
-    fusion = fuse(context.generators, person, layout, region, warp, config=config)
-    image, composed, holes = fusion.image, fusion.composed_labels, fusion.image_with_holes
-    terms = {"l1": Term(weights.tryon_l1, l1_loss(image, person.image))}
+    inpaint = shared.draws.inpaint
+    if inpaint is not None:
+        inpaint = inpaint * region_mask(person.labels, ARM_LABELS, dtype=inpaint.dtype)
+    fusion = fuse(context.generators, person, layout, region, warp, config=config, noise=noise, inpaint=inpaint)
+    image = fusion.image
+    composition_target = warp.warped_mask * region
+    terms = {
+        "l1": Term(weights.tryon_l1, l1_loss(image, person.image)),
+        "composition_l1": Term(
+            weights.tryon_composition_l1, l1_loss(fusion.render.composition_mask * region, composition_target)
+        ),
+    }
     if context.vgg is not None and weights.tryon_vgg:
         with torch.no_grad():
             real_features = context.vgg(person.image)
         terms["vgg"] = Term(weights.tryon_vgg, perceptual_loss(context.vgg(image), real_features))
     adversarial = AdversarialTarget(
         condition=fusion_condition(
-            holes, one_hot_layout(composed, dtype=holes.dtype), warp.refined_garment, person.skin_colour
+            fusion.image_with_holes,
+            one_hot_layout(fusion.composed_labels, dtype=image.dtype),
+            warp.refined_garment,
+            fusion.skin,
         ),
         fake=image,
         real=person.image,

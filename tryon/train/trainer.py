@@ -16,10 +16,10 @@ import torch
 from torch.optim import Adam, Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from tryon.checkpoint import DISCRIMINATOR_STATE, EMA_STATE, RAW_STATE
 from tryon.config import ModelConfig, TrainConfig
 from tryon.data.dataset import TryOnBatch
 from tryon.nets import TryOnDiscriminators, TryOnGenerators, VGG19Features
-from tryon.pipeline import EMA_STATE, RAW_STATE
 from tryon.train.distributed import DistributedContext, broadcast_module
 from tryon.train.ema import copy_weights, ema_decay, update_ema
 from tryon.train.noise import SampleNoise
@@ -138,7 +138,12 @@ class StageTrainer:
             optimizers=self.optimizers,
             config=config,
         )
-        self.noise = SampleNoise(self.generators, seed=config.seed, enabled=config.noise)
+        self.noise = SampleNoise(
+            seed=config.seed,
+            enabled=config.noise,
+            channels=model_config.noise_channels,
+            inpaint_masks=config.arm_masks and any(role.module == "g3" for role in stage.roles),
+        )
         self.forward_context = StageContext(
             generators=self.generators,
             model_config=model_config,
@@ -162,8 +167,8 @@ class StageTrainer:
         """Start from a previous stage's checkpoint: generators, their EMA and the discriminators."""
         self.generators.load_state_dict(state[RAW_STATE])
         self.ema.load_state_dict(state.get(EMA_STATE, state[RAW_STATE]))
-        if "discriminators" in state:
-            self.discriminators.load_state_dict(state["discriminators"])
+        if DISCRIMINATOR_STATE in state:
+            self.discriminators.load_state_dict(state[DISCRIMINATOR_STATE])
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, EMA, optimizers, schedulers, loss scaler, partial stats and the step."""
@@ -172,7 +177,7 @@ class StageTrainer:
             "step": self.step,
             RAW_STATE: self.generators.state_dict(),
             EMA_STATE: self.ema.state_dict(),
-            "discriminators": self.discriminators.state_dict(),
+            DISCRIMINATOR_STATE: self.discriminators.state_dict(),
             "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             "schedulers": {name: scheduler.state_dict() for name, scheduler in self.schedulers.items()},
             "scaler": self.scaler.state_dict(),
@@ -261,9 +266,9 @@ class StageTrainer:
         active = self.active_phases()
         due = [phase for phase in self.phases if phase.role in active and self.step % phase.interval == 0]
         for indices, batch in micro_batches:
-            self.noise.set_batch(indices, epoch)
+            shared = SharedFeatures(draws=self.noise.draw(indices, epoch, reference=batch.image))
             with self.precision.autocast():
-                outputs = self.stage.forward(self.forward_context, batch, frozenset(active), SharedFeatures())
+                outputs = self.stage.forward(self.forward_context, batch, frozenset(active), shared)
             for phase in due:
                 accumulate_gradients(
                     phase,
