@@ -2,7 +2,8 @@
 
 Each person is a flat-colour figure (face, hair, torso garment, arms, pants) whose arms take one
 of three poses, easy, medium and hard in turn; the "model outputs" are the truth degraded by a
-chosen amount of noise, so metrics move in a known direction with `noise`.
+chosen amount of noise, so metrics move in a known direction with `noise`. The changed regions
+are computed as the evaluation run computes them, with a radius that suits the small size.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import torch
 
 from tryon.eval.difficulty import LEVELS
 from tryon.eval.records import EvalBatch
+from tryon.eval.regions import changed_region, unpaired_changed_region
 from tryon.labels import KEYPOINT, NUM_KEYPOINTS, NUM_LABELS, Label
+from tryon.ops.composition import layout_without_garment
 
 BACKGROUND_RGB = (225, 225, 225)
 SKIN_RGB = (225, 175, 140)
@@ -115,8 +118,9 @@ def make_example_batch(
     """`count` crafted samples (poses easy, medium, hard in turn) with outputs degraded by `noise`.
 
     `noise` is the standard deviation of the Gaussian noise added to the try-ons (on the [0, 1]
-    scale) and the share of layout pixels relabelled at random; the warped garment is shifted by
-    `noise` of the width.
+    scale) and the share of G1 layout pixels (the parsing map without the garment, G1's target)
+    relabelled at random; the warped garment and G2's garment mask are shifted by `noise` of the
+    width.
     `first` numbers the samples, so that several batches have distinct names.
     """
     rng = np.random.default_rng(seed)
@@ -151,9 +155,11 @@ def make_example_batch(
         return (images + noise * 2 * torch.randn(images.shape, generator=generator)).clamp(-1, 1)
 
     relabel = torch.rand(label.shape, generator=generator) < noise
-    layout = torch.where(relabel, torch.randint(0, NUM_LABELS, label.shape, generator=generator), label)
+    g1_target = layout_without_garment(label, worn)[:, 0]
+    layout = torch.where(relabel, torch.randint(0, NUM_LABELS, label.shape, generator=generator), g1_target)
     shift = round(noise * width)
     unpaired_target = _images(columns["target"])
+    radius = max(1, height // 32)
     return EvalBatch(
         names=tuple(f"example_{first + index:03d}.jpg" for index in range(count)),
         person=person,
@@ -167,9 +173,11 @@ def make_example_batch(
         warped_mask=torch.roll(worn, shift, dims=3),
         worn_mask=worn,
         keypoints=torch.from_numpy(np.stack(columns["pose"])),
+        changed_region=changed_region(label, radius=radius),
+        predicted_worn_mask=torch.roll(worn, shift, dims=3),
         unpaired_tryon=degrade(unpaired_target),
         unpaired_garment=_images(columns["new_garment"]),
         unpaired_garment_mask=_masks(columns["new_mask"]),
         unpaired_target=unpaired_target,
-        unpaired_region=worn,
+        unpaired_changed_region=unpaired_changed_region(label, person, unpaired_target, radius=radius),
     )

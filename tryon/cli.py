@@ -221,6 +221,7 @@ def evaluate(
 ) -> None:
     """Compute metrics on a split, write the report, and optionally gate against a previous run."""
     from tryon.eval.run import check_against_baseline, evaluate_checkpoint
+    from tryon.eval.summary import headline
     from tryon.eval.weights import EvalWeights
 
     outcome = evaluate_checkpoint(
@@ -229,9 +230,15 @@ def evaluate(
     )
     for name, note in sorted(outcome.result.notes.items()):
         typer.echo(f"{name}: {note}")
+    for line in headline(outcome.result.metrics):
+        typer.echo(line)
     typer.echo(f"evaluate: report {outcome.paths.report_html}\nevaluate: metrics {outcome.paths.metrics_json}")
+    typer.echo(f"evaluate: per-sample table {outcome.paths.samples_csv}")
     if baseline is not None:
-        gate = check_against_baseline(outcome.result.metrics, baseline, max_regression=max_regression)
+        try:
+            gate = check_against_baseline(outcome.result.metrics, baseline, max_regression=max_regression)
+        except ValueError as error:
+            raise _fail(f"quality gate: {error}") from None
         typer.echo(gate.summary())
         if not gate.passed:
             raise typer.Exit(code=1)

@@ -18,6 +18,7 @@ from tryon.data.preview import write_preview
 from tryon.data.synthetic import generate_dataset
 from tryon.data.validate import validate_dataset
 from tryon.eval.run import evaluate_checkpoint
+from tryon.eval.summary import headline
 from tryon.eval.weights import EvalWeights
 from tryon.train import train
 from tryon.train.run import select_stages, stage_checkpoint
@@ -72,12 +73,9 @@ def run_demo(*, out: Path, params: Params, log: Callable[[str], None], progress:
         weights=EvalWeights(inception=params.eval.inception_weights),
         training_stats=[path for path in stats if path.is_file()],
     )
-    metrics = outcome.result.metrics
-    log(
-        f"[5/5] evaluation: unpaired SSIM {metrics['unpaired/ssim']:.3f} "
-        f"(naive baseline {metrics['baseline/unpaired/ssim']:.3f}), paired SSIM {metrics['paired/ssim']:.3f}, "
-        f"layout mIoU {metrics['layout/miou']:.3f}"
-    )
+    log(f"[5/5] evaluation, model against the naive baseline (report: {outcome.paths.report_html}):")
+    for line in headline(outcome.result.metrics):
+        log(f"      {line}")
     log(f"demo finished in {time.perf_counter() - started:.0f} s")
     return DemoOutputs(
         preview=preview,

@@ -72,8 +72,8 @@ def test_evaluate_writes_the_report_and_the_gate_catches_a_worse_checkpoint(tiny
                                "--out", str(tmp_path / "good")])
     assert good.exit_code == 0, good.output
     metrics = json.loads((tmp_path / "good" / "metrics.json").read_text())
-    for key in ("paired/ssim", "paired/psnr", "paired/l1", "unpaired/ssim", "layout/miou", "warp/iou",
-                "baseline/unpaired/ssim", "paired/ssim/easy"):
+    for key in ("paired/ssim/changed", "paired/psnr/full", "paired/l1/changed", "unpaired/ssim/changed", "layout/miou",
+                "layout/iou/arms", "warp/iou", "baseline/unpaired/ssim/changed", "paired/ssim/changed/easy"):
         assert np.isfinite(metrics[key]), key
     assert "weights not found" in good.output  # FID/KID without the Inception file
     assert (tmp_path / "good" / "report.html").stat().st_size > 0

@@ -1,14 +1,24 @@
-"""The Evaluator: scores batches of model outputs and the naive baseline with every registered metric."""
+"""The Evaluator: scores batches of model outputs and the naive baseline with every registered metric.
+
+Per-sample metrics go into a table, one row per sample (name, difficulty, and every per-sample
+metric of the model and of the naive baseline); each metric's value over the split and over each
+difficulty level is the mean of its column over those rows. Set metrics (FID, KID, pooled layout
+IoU) are reduced from their per-sample statistics over the same subsets.
+
+Nothing that is not finite is dropped silently: a metric over samples whose outputs hold NaN or
+infinity is NaN (the quality gate fails on it), and only samples where a metric is undefined (an
+empty region) are left out of its mean.
+"""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -24,6 +34,11 @@ from tryon.visual import colorize_layout
 BASELINE = "baseline/"
 """Key prefix of the naive baseline's metrics; the model's keys have none."""
 
+SYSTEMS = (("model", ""), ("naive baseline", BASELINE))
+
+FINITE = "finite_outputs"
+"""Samples-table column (prefixed like the metrics) saying whether a sample's outputs are all finite."""
+
 THUMBNAIL_HEIGHT = 256  # grid panels are kept at most this tall, so the kept rows stay small
 
 
@@ -38,7 +53,7 @@ class _GridSpec:
 _GRIDS = (
     _GridSpec(
         "Paired try-on (the person's own garment)",
-        "paired/ssim",
+        "paired/ssim/changed",
         ("person", "garment", "layout", "warped garment", "try-on", "ground truth"),
         lambda b, i: (
             b.person[i],
@@ -51,7 +66,7 @@ _GRIDS = (
     ),
     _GridSpec(
         "Unpaired try-on (another garment)",
-        "unpaired/ssim",
+        "unpaired/ssim/changed",
         ("person", "garment", "try-on", "ground truth"),
         lambda b, i: (
             b.person[i],
@@ -67,14 +82,19 @@ _GRIDS = (
 class EvalResult:
     """What an evaluation found.
 
-    `metrics` is flat, key -> finite number: `paired/ssim`, its levels `paired/ssim/hard`, the
-    baseline's `baseline/paired/ssim`, per-class `layout/iou/hair`, and sample counts `count/all`,
-    `count/easy`, ... `notes` says, per metric name, why a metric has no value.
+    `metrics` is flat, key -> number: `paired/ssim/changed`, its levels `paired/ssim/changed/hard`,
+    the baseline's `baseline/paired/ssim/changed`, per-class `layout/iou/hair`, and sample counts
+    `count/all`, `count/easy`, ...; a value is NaN where outputs were not finite (metrics.json
+    leaves it out, the gate fails on it). `notes` says, per metric name (or per system for
+    non-finite outputs), why a value is missing. `samples` is the per-sample table the per-sample
+    metrics were aggregated from: columns `name`, `difficulty`, `finite_outputs`, every
+    per-sample metric key, and the same with the `baseline/` prefix.
     """
 
     metrics: dict[str, float]
     notes: dict[str, str]
     grids: tuple[CaseGrid, ...]
+    samples: pd.DataFrame
 
 
 def _thumbnail(image: Tensor | None, height: int, width: int) -> np.ndarray:
@@ -93,12 +113,12 @@ def _thumbnail(image: Tensor | None, height: int, width: int) -> np.ndarray:
 
 
 class Evaluator:
-    """Accumulates per-sample metric statistics over a test split and reduces them at the end.
+    """Accumulates per-sample metrics and statistics over a test split and reduces them at the end.
 
     Every registered metric is computed for the model and for the naive baseline (`baseline/`
-    keys), over the whole split and per difficulty level. Kept in memory: each metric's per-sample
-    statistics (a few numbers; FID/KID keep 2 x 2048 features per sample and system) and a bounded
-    set of grid thumbnails.
+    keys), over the whole split and per difficulty level. Kept in memory: one table row per sample,
+    each set metric's per-sample statistics (a few numbers; FID/KID keep 3 x 2048 features per
+    sample and system) and a bounded set of grid thumbnails.
     """
 
     def __init__(
@@ -122,7 +142,8 @@ class Evaluator:
                 self._notes[spec.name] = str(error)
                 continue
             self._specs.append(spec)
-        self._levels: list[str] = []
+        self._rows: list[pd.DataFrame] = []  # one chunk of the samples table per batch
+        self._count = 0
         self._stats: dict[str, list[tuple[Tensor, Tensor]]] = defaultdict(list)  # key -> [(indices, stats)]
         self._selectors = [CaseSelector(per_group=cases_per_group) for _ in _GRIDS]
 
@@ -131,26 +152,43 @@ class Evaluator:
         """Score one batch."""
         batch = batch.to(self.context.device)
         levels = difficulty_levels(batch.keypoints, batch.person.shape[-2])
-        indices = torch.arange(len(self._levels), len(self._levels) + len(batch))
-        computed: dict[str, Tensor] = {}
+        columns: dict[str, Tensor] = {}
+        stats: dict[str, Tensor] = {}
         try:
-            for prefix, system in (("", batch), (BASELINE, baseline_batch(batch))):
+            for _, prefix in SYSTEMS:
+                system = batch if not prefix else baseline_batch(batch)
+                columns[prefix + FINITE] = system.finite_outputs()
                 for spec in self._specs:
-                    stats = spec.compute(system, self.context)
-                    if stats is not None:
-                        computed[prefix + spec.name] = stats.detach().cpu()
+                    computed = spec.compute(system, self.context)
+                    if computed is None:
+                        continue
+                    if not spec.per_sample:
+                        stats[prefix + spec.name] = computed.detach().cpu()
+                    elif isinstance(computed, dict):
+                        columns.update(
+                            {
+                                prefix + key: computed[part]
+                                for key, part in zip(spec.keys, spec.parts, strict=True)
+                            }
+                        )
+                    else:
+                        columns[prefix + spec.name] = computed
         finally:
             self.context.next_batch()
         # Stored only once the whole batch is scored, so a failing batch leaves no partial samples.
-        self._levels.extend(levels)
-        for key, stats in computed.items():
-            self._stats[key].append((indices, stats))
-        self._offer_cases(batch, levels, computed)
+        rows = {"name": list(batch.names), "difficulty": levels}
+        rows.update({key: values.detach().cpu().numpy() for key, values in columns.items()})
+        self._rows.append(pd.DataFrame(rows))
+        indices = torch.arange(self._count, self._count + len(batch))
+        self._count += len(batch)
+        for key, values in stats.items():
+            self._stats[key].append((indices, values))
+        self._offer_cases(batch, levels, columns)
 
-    def _offer_cases(self, batch: EvalBatch, levels: list[str], computed: dict[str, Tensor]) -> None:
+    def _offer_cases(self, batch: EvalBatch, levels: list[str], columns: dict[str, Tensor]) -> None:
         height, width = batch.person.shape[-2:]
         for grid, selector in zip(_GRIDS, self._selectors, strict=True):
-            scores = computed.get(grid.metric)  # the model's: baseline keys carry a prefix
+            scores = columns.get(grid.metric)  # the model's: baseline keys carry a prefix
             if scores is None:
                 continue
             for index, name in enumerate(batch.names):
@@ -160,45 +198,99 @@ class Evaluator:
 
                 selector.offer(float(scores[index]), name, levels[index], render)
 
+    def _table(self) -> pd.DataFrame:
+        """The samples table, columns in a fixed order: name, difficulty, then per system its
+        finite flag and its metrics in registration order."""
+        if not self._rows:
+            return pd.DataFrame(columns=["name", "difficulty"])
+        table = pd.concat(self._rows, ignore_index=True)
+        order = ["name", "difficulty"]
+        for _, prefix in SYSTEMS:
+            order.append(prefix + FINITE)
+            order += [prefix + key for spec in self._specs if spec.per_sample for key in spec.keys]
+        return table[[column for column in order if column in table.columns]]
+
+    def _samples_with(self, spec: MetricSpec) -> int:
+        """How many samples carried the model's statistics of a set metric (0 for per-sample ones)."""
+        return sum(len(indices) for indices, _ in self._stats.get(spec.name, ()))
+
     def result(self) -> EvalResult:
         """Reduce everything added so far."""
-        levels = np.asarray(self._levels)
+        table = self._table()
+        levels = table["difficulty"].to_numpy()
+        subsets = [("", np.ones(len(table), dtype=bool))]
+        subsets += [(f"/{level}", levels == level) for level in LEVELS]
         metrics: dict[str, float] = {}
-        for spec in self._specs:
-            for prefix in ("", BASELINE):
-                chunks = self._stats.get(prefix + spec.name)
-                if chunks:
-                    metrics.update(self._reduce(prefix + spec.name, spec, chunks, levels))
-        metrics["count/all"] = float(len(levels))
-        for level in LEVELS:
-            metrics[f"count/{level}"] = float((levels == level).sum())
         notes = dict(self._notes)
         for spec in self._specs:
-            if spec.name not in self._stats:
+            for _, prefix in SYSTEMS:
+                if spec.per_sample:
+                    for key in spec.keys:
+                        if prefix + key in table.columns:
+                            metrics.update(_column_means(table, prefix + key, prefix, subsets))
+                elif chunks := self._stats.get(prefix + spec.name):
+                    finite = table[prefix + FINITE].to_numpy()
+                    metrics.update(_reduce(prefix + spec.name, spec, chunks, subsets, finite))
+            computed = set(spec.keys) & set(table.columns) if spec.per_sample else spec.name in self._stats
+            if not computed:
                 notes[spec.name] = f"not computed: no batch carried {spec.requires or 'its inputs'}"
+            elif (count := self._samples_with(spec)) < spec.min_samples:
+                notes[spec.name] = (
+                    f"too few images ({count} < {spec.min_samples}): on fewer the value depends more on "
+                    "the set size than on the images, so none is reported"
+                )
+        for system, prefix in SYSTEMS:
+            if prefix + FINITE in table.columns and not (finite := table[prefix + FINITE]).all():
+                notes[f"{system} outputs"] = (
+                    f"not finite (NaN or infinity) in {int((~finite).sum())} of {len(table)} samples: every "
+                    "metric over them is NaN, left out of metrics.json, and the quality gate fails on it"
+                )
+        metrics["count/all"] = float(len(table))
+        for level in LEVELS:
+            metrics[f"count/{level}"] = float((levels == level).sum())
         grids = tuple(
             CaseGrid(grid.title, grid.metric, grid.columns, cases)
             for grid, selector in zip(_GRIDS, self._selectors, strict=True)
             if (cases := selector.select())
         )
-        return EvalResult(metrics=metrics, notes=notes, grids=grids)
+        return EvalResult(metrics=metrics, notes=notes, grids=grids, samples=table)
 
-    @staticmethod
-    def _reduce(
-        key: str, spec: MetricSpec, chunks: list[tuple[Tensor, Tensor]], levels: np.ndarray
-    ) -> dict[str, float]:
-        indices = torch.cat([chunk[0] for chunk in chunks]).numpy()
-        stats = torch.cat([chunk[1] for chunk in chunks])
-        sample_levels = levels[indices]
-        subsets = [("", np.ones(len(indices), dtype=bool))]
-        subsets += [(f"/{level}", sample_levels == level) for level in LEVELS]
-        values: dict[str, float] = {}
-        for suffix, selected in subsets:
-            if not selected.any():
-                continue
-            reduced = spec.reduce(stats[torch.from_numpy(selected)])
-            named = reduced.items() if isinstance(reduced, dict) else [("", reduced)]
-            for part, value in named:
-                if value is not None and math.isfinite(value):
-                    values[f"{key}{'/' + part if part else ''}{suffix}"] = float(value)
-        return values
+
+Subsets = list[tuple[str, np.ndarray]]  # (key suffix, bool row selection): the split, then each level
+
+
+def _column_means(table: pd.DataFrame, key: str, prefix: str, subsets: Subsets) -> dict[str, float]:
+    """A per-sample metric over each subset: the mean of its column, leaving out samples where it is
+    undefined (NaN with finite outputs); NaN when a selected sample's outputs are not finite."""
+    values = table[key].to_numpy(dtype=np.float64)
+    finite = table[prefix + FINITE].to_numpy(dtype=bool)
+    means: dict[str, float] = {}
+    for suffix, selected in subsets:
+        if not finite[selected].all():
+            means[key + suffix] = float("nan")
+        elif not np.isnan(values[selected]).all():  # else undefined on every selected sample, or none
+            means[key + suffix] = float(np.nanmean(values[selected]))
+    return means
+
+
+def _reduce(
+    key: str, spec: MetricSpec, chunks: list[tuple[Tensor, Tensor]], subsets: Subsets, finite: np.ndarray
+) -> dict[str, float]:
+    """A set metric over each subset of at least `spec.min_samples` samples that carried its
+    statistics; NaN when a selected sample's outputs are not finite."""
+    indices = torch.cat([chunk[0] for chunk in chunks]).numpy()
+    stats = torch.cat([chunk[1] for chunk in chunks])
+    values: dict[str, float] = {}
+    for suffix, rows in subsets:
+        selected = rows[indices]
+        if selected.sum() < max(1, spec.min_samples):
+            continue
+        reduced = spec.reduce(stats[torch.from_numpy(selected)])
+        named = reduced.items() if isinstance(reduced, dict) else [("", reduced)]
+        all_finite = bool(finite[indices[selected]].all())
+        for part, value in named:
+            if value is not None:
+                values[f"{key}{'/' + part if part else ''}{suffix}"] = (
+                    float(value) if all_finite else float("nan")
+                )
+    return values

@@ -118,7 +118,7 @@ def plot_case_grid(grid: CaseGrid, path: Path) -> Path:
             if row == 0:
                 axes.set_title(grid.columns[column], fontsize="medium")
         axes_row[0].set_ylabel(
-            f"{case.group}\n{case.name}\n{grid.metric.split('/')[-1]} {case.score:.3f}\n{case.level}",
+            f"{case.group}\n{case.name}\n{grid.metric.split('/', 1)[-1]} {case.score:.3f}\n{case.level}",
             fontsize="small",
             rotation=0,
             ha="right",

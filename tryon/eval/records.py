@@ -10,6 +10,9 @@ from torch import Tensor
 
 from tryon.labels import NUM_KEYPOINTS
 
+OUTPUTS = ("tryon", "layout", "predicted_worn_mask", "warped_garment", "warped_mask", "unpaired_tryon")
+"""The fields a system (the model or the naive baseline) produces; the rest are inputs and references."""
+
 
 @dataclass(frozen=True)
 class EvalBatch:
@@ -19,7 +22,8 @@ class EvalBatch:
     every image, mask and layout of a batch has the same H x W. Tensors may live on any device.
     The `unpaired_*` fields are None together when the split has no unpaired ground truth;
     `unpaired_tryon`, `unpaired_garment` and `unpaired_garment_mask` may come without the
-    ground truth (FID/KID need only the try-on).
+    ground truth (FID/KID need only the try-on). The changed regions (`tryon.eval.regions`) come
+    from ground truth only, so the model and the naive baseline are scored on the same pixels.
     """
 
     names: tuple[str, ...]  # person image names, for the report's case grids
@@ -28,17 +32,19 @@ class EvalBatch:
     garment_mask: Tensor  # (B, 1, H, W) its mask; the naive baseline pastes through it
     target: Tensor  # (B, 3, H, W) paired ground truth: the person image
     tryon: Tensor  # (B, 3, H, W) paired try-on output
-    layout: Tensor | None  # predicted layout: (B, H, W) ids or (B, C, H, W) logits; None: no layout
+    layout: Tensor | None  # G1's own layout, before composition: (B, H, W) ids or (B, C, H, W) logits
     label: Tensor  # (B, H, W) true parsing ids
     warped_garment: Tensor  # (B, 3, H, W) the garment after the warp module
     warped_mask: Tensor  # (B, 1, H, W) its mask
     worn_mask: Tensor  # (B, 1, H, W) the region the person's own garment covers in the label
     keypoints: Tensor  # (B, 18, 3) COCO-18 (x, y, confidence) in pixels
+    changed_region: Tensor  # (B, 1, H, W) what a paired try-on may change (`regions.changed_region`)
+    predicted_worn_mask: Tensor | None = None  # (B, 1, H, W) G2's worn-garment probability; None: no layout
     unpaired_tryon: Tensor | None = None  # (B, 3, H, W) try-on with another garment
     unpaired_garment: Tensor | None = None  # (B, 3, H, W) that garment
     unpaired_garment_mask: Tensor | None = None  # (B, 1, H, W) its mask
     unpaired_target: Tensor | None = None  # (B, 3, H, W) synthetic ground truth of the unpaired try-on
-    unpaired_region: Tensor | None = None  # (B, 1, H, W) new garment region (gt's, or gt's + predicted)
+    unpaired_changed_region: Tensor | None = None  # (B, 1, H, W) `regions.unpaired_changed_region`
 
     def __post_init__(self) -> None:
         size = len(self.names)
@@ -60,6 +66,16 @@ class EvalBatch:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def finite_outputs(self) -> Tensor:
+        """(B,) bool: whether every output of each sample (try-ons, layout, masks, warped garment) is
+        finite; a metric over a sample that is not must not be silently skipped."""
+        finite = torch.ones(len(self), dtype=torch.bool, device=self.person.device)
+        for name in OUTPUTS:
+            value = getattr(self, name)
+            if isinstance(value, Tensor) and value.is_floating_point():
+                finite &= torch.isfinite(value).flatten(1).all(dim=1)
+        return finite
 
     @property
     def layout_ids(self) -> Tensor | None:

@@ -1,4 +1,5 @@
-"""`unpaired/kid`: kernel Inception distance between unpaired try-ons and the test photos (torchmetrics)."""
+"""`unpaired/kid`: kernel Inception distance between unpaired try-ons and a real set that is not their
+inputs (torchmetrics; see `features`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import torch
 from torch import Tensor
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from tryon.eval.metrics.features import UNPAIRED_TRYON, PrecomputedFeatures, unpaired_and_real_features
+from tryon.eval.metrics.features import (
+    MIN_IMAGES,
+    REAL_SET,
+    UNPAIRED_TRYON,
+    PrecomputedFeatures,
+    generated_and_real,
+    tryon_and_real_features,
+)
 from tryon.eval.metrics.registry import register_metric
 
 KID_SUBSET_SIZE = 1000  # torchmetrics' default; smaller splits use all their samples per subset
@@ -16,8 +24,10 @@ KID_SEED = 0  # the subsets are random; a fixed seed makes reruns (and the quali
 
 
 def kernel_distance(stats: Tensor) -> float | None:
-    """Mean KID over random subsets of (N, 2, D) generated/real features; None below two samples."""
-    count = stats.shape[0]
+    """Mean KID over random subsets of (N, 3, D) statistics (`tryon_and_real_features`); None below
+    two images per set."""
+    generated, real = generated_and_real(stats)
+    count = min(len(generated), len(real))
     if count < 2:
         return None
     with warnings.catch_warnings():
@@ -26,8 +36,8 @@ def kernel_distance(stats: Tensor) -> float | None:
         metric = KernelInceptionDistance(
             feature=PrecomputedFeatures(stats.shape[-1]), subset_size=min(KID_SUBSET_SIZE, count)
         )
-    metric.update(stats[:, 1].double(), real=True)
-    metric.update(stats[:, 0].double(), real=False)
+    metric.update(real.double(), real=True)
+    metric.update(generated.double(), real=False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(KID_SEED)
         mean, _ = metric.compute()
@@ -40,4 +50,6 @@ register_metric(
     reduce=kernel_distance,
     requires=UNPAIRED_TRYON,
     prepare=lambda context: context.inception,
-)(unpaired_and_real_features)
+    min_samples=MIN_IMAGES,
+    description=f"KID: {REAL_SET}",
+)(tryon_and_real_features)

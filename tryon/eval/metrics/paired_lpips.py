@@ -12,6 +12,7 @@ from tryon.eval.metrics.registry import declare_unavailable
 declare_unavailable(
     "paired/lpips",
     higher_is_better=False,
+    description="paired LPIPS: try-on of the person's own garment vs. the photo, over the whole frame",
     reason="not available: LPIPS needs torchvision (the lpips package and torchmetrics both take "
     "their AlexNet/VGG backbone from torchvision.models), which this project does not install",
 )

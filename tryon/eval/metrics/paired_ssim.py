@@ -1,16 +1,18 @@
-"""`paired/ssim`: SSIM of the paired try-on against the person photo, over the whole image."""
+"""`paired/ssim/{full,changed}`: SSIM of the paired try-on against the person photo, per region."""
 
 from __future__ import annotations
 
 from torch import Tensor
 
 from tryon.eval.context import MetricContext
-from tryon.eval.metrics.pixels import ssim_map
+from tryon.eval.metrics.pixels import PAIRED, paired, ssim_map
 from tryon.eval.metrics.registry import register_metric
 from tryon.eval.records import EvalBatch
+from tryon.eval.regions import REGIONS
 
 
-@register_metric("paired/ssim", higher_is_better=True)
-def paired_ssim(batch: EvalBatch, context: MetricContext) -> Tensor:
-    """(B,) per-image SSIM on [0, 1] intensities (torchmetrics; see `ssim_map`)."""
-    return ssim_map(batch.tryon, batch.target).mean(dim=(1, 2))
+@register_metric("paired/ssim", higher_is_better=True, parts=REGIONS, description=f"paired SSIM: {PAIRED}")
+def paired_ssim(batch: EvalBatch, context: MetricContext) -> dict[str, Tensor]:
+    """{region: (B,) mean of the SSIM map over it} (torchmetrics' SSIM; see `ssim_map`)."""
+    comparison = paired(batch)
+    return comparison.over_regions(ssim_map(comparison.prediction, comparison.target))

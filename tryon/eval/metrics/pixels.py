@@ -1,12 +1,22 @@
-"""Pixel helpers the image metrics share: [0, 1] intensities, binary masks, the SSIM map, region means."""
+"""Pixel helpers the image metrics share: [0, 1] intensities, binary masks, the SSIM map, and the
+two comparisons (paired, unpaired) averaged over each region of `tryon.eval.regions`."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from tryon.eval.records import EvalBatch
+from tryon.eval.regions import REGIONS
+
 MASK_THRESHOLD = 0.5
+
+UNPAIRED_GROUND_TRUTH = "unpaired ground truth and its changed region (the dataset's {phase}_unpaired_gt/)"
+PAIRED = "try-on of the person's own garment vs. the photo"
+UNPAIRED = "try-on of another garment vs. the synthetic ground truth (the person wearing it)"
 
 
 def to_unit(images: Tensor) -> Tensor:
@@ -41,3 +51,49 @@ def region_mean(values: Tensor, region: Tensor) -> Tensor:
     count = weights.sum(dim=(1, 2))
     total = (values * weights).sum(dim=(1, 2))
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A try-on, what it is judged against, and the changed region of its samples."""
+
+    prediction: Tensor  # (B, 3, H, W) in [-1, 1]
+    target: Tensor  # (B, 3, H, W) in [-1, 1]
+    changed: Tensor  # (B, H, W) bool
+
+    def over_regions(self, values: Tensor) -> dict[str, Tensor]:
+        """{region: (B,) mean of (B, H, W) per-pixel values over it} for each of `REGIONS`; the mean
+        over an empty changed region is NaN (undefined, left out of the split's mean)."""
+        means = {"full": values.mean(dim=(1, 2)), "changed": region_mean(values, self.changed)}
+        return {region: means[region] for region in REGIONS}
+
+
+def paired(batch: EvalBatch) -> Comparison:
+    """The paired try-on against the photo, over `changed_region`."""
+    return Comparison(batch.tryon, batch.target, binary(batch.changed_region))
+
+
+def unpaired(batch: EvalBatch) -> Comparison | None:
+    """The unpaired try-on against its ground truth, over `unpaired_changed_region`; None without them."""
+    if batch.unpaired_tryon is None or batch.unpaired_target is None or batch.unpaired_changed_region is None:
+        return None
+    return Comparison(batch.unpaired_tryon, batch.unpaired_target, binary(batch.unpaired_changed_region))
+
+
+def absolute_error(comparison: Comparison) -> Tensor:
+    """(B, H, W) absolute [0, 1] error averaged over the channels."""
+    return (to_unit(comparison.prediction) - to_unit(comparison.target)).abs().mean(dim=1)
+
+
+def squared_error(comparison: Comparison) -> Tensor:
+    """(B, H, W) squared [0, 1] error averaged over the channels."""
+    return (to_unit(comparison.prediction) - to_unit(comparison.target)).square().mean(dim=1)
+
+
+PSNR_CAP_DB = 100.0
+"""Identical images have infinite PSNR; the cap keeps metrics.json finite (JSON has no infinity)."""
+
+
+def psnr(mse: Tensor) -> Tensor:
+    """PSNR in dB of [0, 1] mean squared errors, capped at PSNR_CAP_DB; NaN stays NaN."""
+    return (10 * torch.log10(1 / mse)).clamp(max=PSNR_CAP_DB)

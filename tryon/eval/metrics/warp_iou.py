@@ -11,10 +11,14 @@ from tryon.eval.metrics.registry import register_metric
 from tryon.eval.records import EvalBatch
 
 
-@register_metric("warp/iou", higher_is_better=True)
+@register_metric(
+    "warp/iou",
+    higher_is_better=True,
+    description="warped garment mask vs. the worn garment in the parsing map (paired), mean per-garment IoU",
+)
 def warp_iou(batch: EvalBatch, context: MetricContext) -> Tensor:
     """(B,) per-garment IoU (masks split at 0.5); the split's value is the mean over garments, each
-    counting equally whatever its size. NaN (skipped) where both masks are empty."""
+    counting equally whatever its size. NaN (undefined, left out) where both masks are empty."""
     warped, worn = binary(batch.warped_mask), binary(batch.worn_mask)
     intersection = (warped & worn).sum(dim=(1, 2)).double()
     union = (warped | worn).sum(dim=(1, 2)).double()
