@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from tryon.precision import PRECISIONS
+
 SUPPORTED_RESOLUTIONS = ((256, 192), (512, 384), (1024, 768))
 """Resolutions of the public VITON/ACGPN datasets; smaller multiples of 16 serve tests and demos."""
 
@@ -157,7 +159,6 @@ class ModelConfig:
 TRAINING_STAGES = ("sgm", "warp", "fusion")
 """ACGPN's training stages in order: layout (G1, G2), garment warp, content fusion (G3)."""
 
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 GAN_LOSS_KINDS = ("lsgan", "hinge")
 D_REGULARIZERS = ("none", "r1", "spectral_norm")
 FUSION_REGIONS = ("predicted", "ground_truth")
@@ -240,7 +241,7 @@ class TrainConfig:
     noise: bool = True  # Gaussian noise channel per sample, derived from (seed, epoch, sample)
     fusion_region: str = "predicted"  # G3 trains on G2's garment region (as inference) or the worn one
     arm_masks: bool = True  # fusion: cut random strokes and blobs out of the arms for G3 to inpaint (ACGPN)
-    precision: str = "auto"  # auto (bf16 where supported, else fp16 on CUDA, else fp32), bf16, fp16, fp32
+    precision: str = "auto"  # auto (bf16 where native, else fp16 on CUDA, else fp32), bf16, fp16, fp32
     channels_last: bool = False  # NHWC memory format for the networks and images
     compile: bool = False  # torch.compile the U-Nets, discriminators and VGG
     checkpointing: bool = False  # recompute U-Net levels in the backward pass (1024x768 on 16 GB)

@@ -2,11 +2,13 @@ import pytest
 import torch
 
 from tests.helpers import TINY, tiny_model_config
+from tryon import precision
 from tryon.checkpoint import EMA_STATE, RAW_STATE, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from tryon.config import ModelConfig, Resolution
 from tryon.labels import NUM_KEYPOINTS, NUM_LABELS, Label
 from tryon.nets import TryOnGenerators
 from tryon.pipeline import TryOnPipeline
+from tryon.precision import resolve_precision
 
 SIZE = TINY
 
@@ -19,7 +21,7 @@ def config():
 @pytest.fixture(scope="module")
 def pipeline(config):
     torch.manual_seed(0)
-    return TryOnPipeline(TryOnGenerators.from_config(config), config)
+    return TryOnPipeline(TryOnGenerators.from_config(config), config, precision="fp32")
 
 
 def person_batch(batch: int):
@@ -76,7 +78,7 @@ def test_one_person_representation_serves_many_garments(pipeline):
 def test_checkpoint_round_trip_gives_identical_try_ons(pipeline, config, tmp_path):
     state = pipeline.generators.state_dict()
     path = save_checkpoint(tmp_path / "c.pt", model_config=config, state={RAW_STATE: state, EMA_STATE: state})
-    loaded = TryOnPipeline.from_checkpoint(path, expect=config)
+    loaded = TryOnPipeline.from_checkpoint(path, expect=config, precision="fp32")
     person = pipeline.represent(*person_batch(1))
     garment, mask = garment_batch(1)
     torch.manual_seed(3)
@@ -120,3 +122,17 @@ def test_bf16_pipeline_returns_float32_close_to_fp32(pipeline, config):
     assert (logits - expected).abs().mean() < 0.1 * expected.abs().mean()  # bf16: 8-bit mantissa
     with pytest.raises(ValueError, match="precision"):
         TryOnPipeline(pipeline.generators, config, precision="int4")
+
+
+def test_auto_precision_resolves_as_training_does(pipeline, config, monkeypatch):
+    assert TryOnPipeline(pipeline.generators, config).precision == resolve_precision("auto", "cpu")
+    monkeypatch.setattr(precision, "cpu_bf16_native", lambda: False)  # an AVX2-only CPU
+    emulated = TryOnPipeline(pipeline.generators, config, precision="auto")
+    assert emulated.precision.name == "fp32"
+    person = pipeline.represent(*person_batch(1))
+    torch.manual_seed(4)
+    output = emulated(person, *garment_batch(1))
+    torch.manual_seed(4)
+    assert torch.equal(output.image, pipeline(person, *garment_batch(1)).image)
+    monkeypatch.setattr(precision, "cpu_bf16_native", lambda: True)
+    assert TryOnPipeline(pipeline.generators, config, precision="auto").precision.name == "bf16"

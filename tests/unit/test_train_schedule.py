@@ -1,13 +1,11 @@
-"""Stage lengths, freeze steps, the learning-rate decay, EMA warm-up, batch splitting and precision."""
+"""Stage lengths, freeze steps, the learning-rate decay, EMA warm-up and batch splitting."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tryon.config import StageConfig
 from tryon.train.ema import ema_decay
-from tryon.train.precision import resolve_precision
 from tryon.train.schedule import linear_decay, stage_schedule
 from tryon.train.trainer import batch_split
 
@@ -45,12 +43,3 @@ def test_effective_batch_splits_into_devices_and_accumulation_rounds(batch_size,
 def test_a_batch_that_does_not_split_evenly_is_refused():
     with pytest.raises(ValueError, match="multiple"):
         batch_split(6, 4, 1)
-
-
-def test_precision_resolves_per_device():
-    cpu = torch.device("cpu")
-    assert resolve_precision("fp32", cpu).name == "fp32"
-    assert resolve_precision("auto", cpu).name in ("bf16", "fp32")
-    assert not resolve_precision("bf16", cpu).grad_scaler().is_enabled()
-    with pytest.raises(ValueError, match="fp16 needs a GPU"):
-        resolve_precision("fp16", cpu)

@@ -46,7 +46,8 @@ def render_grid(
 
     Runs the inference pipeline with a fixed noise seed and without touching the global RNG, so a
     grid never changes the course of training. `channels_last` must be the generators' memory
-    format, which the pipeline would otherwise change in place.
+    format, which the pipeline would otherwise change in place. The networks run in fp32 whatever
+    the training precision, so that grids of one run compare across machines.
     """
     device = next(generators.parameters()).device
     batch = batch.to(device)
@@ -57,7 +58,7 @@ def render_grid(
             batch.unpaired_garment_mask,
             batch.unpaired_target,
         )
-    pipeline = TryOnPipeline(generators, config, channels_last=channels_last)
+    pipeline = TryOnPipeline(generators, config, precision="fp32", channels_last=channels_last)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         person = pipeline.represent(batch.image, batch.label, batch.keypoints)

@@ -29,8 +29,8 @@ from tryon.losses import (
     generator_gan_loss,
     r1_penalty,
 )
+from tryon.precision import Precision
 from tryon.train.distributed import DistributedContext, average_gradients
-from tryon.train.precision import Precision
 from tryon.train.stages import GeneratorRole, Stage, StepOutputs, Term
 from tryon.train.stats import LossStats
 

@@ -20,11 +20,11 @@ from tryon.checkpoint import DISCRIMINATOR_STATE, EMA_STATE, RAW_STATE
 from tryon.config import ModelConfig, TrainConfig
 from tryon.data.dataset import TryOnBatch
 from tryon.nets import TryOnDiscriminators, TryOnGenerators, VGG19Features
+from tryon.precision import resolve_precision
 from tryon.train.distributed import DistributedContext, broadcast_module
 from tryon.train.ema import copy_weights, ema_decay, update_ema
 from tryon.train.noise import SampleNoise
 from tryon.train.phases import accumulate_gradients, build_phases, step_optimizers
-from tryon.train.precision import resolve_precision
 from tryon.train.schedule import StageSchedule, linear_decay
 from tryon.train.stages import SharedFeatures, Stage, StageContext
 from tryon.train.stats import LossStats
