@@ -1,9 +1,17 @@
 """Try-on latency, FLOPs and peak memory per resolution, preset and batch size.
 
-Each configuration runs in a fresh subprocess so that its peak RSS is its own. A configuration
-whose estimated memory would not fit the machine is skipped with the estimate, never run into swap.
+Each configuration runs in a fresh subprocess so that its peak RSS is its own: one pass counts the
+FLOPs, `--warmup` untimed passes follow (allocations, oneDNN primitives for the shapes), then up to
+`--repeats` timed passes (at least three, fewer than `--repeats` once `--time-budget` seconds are
+spent), of which the median is reported. Seconds per megapixel show whether time grows with the
+pixel count as the FLOPs do. A configuration whose estimated memory or predicted time (scaled from
+the preset's first, smallest configuration by pixels x batch) is over the limits is skipped with the
+estimate, never run into swap.
 
-    .venv/bin/python bench/infer.py                       # everything, 2 threads
+`--precision auto` resolves the way training does: bf16 only where the CPU runs it natively, fp32
+otherwise (emulated bf16 is 4 to 7 times slower than fp32).
+
+    .venv/bin/python bench/infer.py --write bench/RESULTS.md   # both presets, every size, 2 threads
     .venv/bin/python bench/infer.py --sizes 256x192 --presets default --batches 1
 """
 
@@ -11,17 +19,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from machine import Machine, detect
+from quoted import TRYON, for_capability
+from results import write_section
+from tryon.precision import resolve_precision
+
+HEADING = "## Inference"
 RSS_BUDGET_GB = 20.0  # leaves headroom on the 24 GB machine
+MIN_REPEATS = 3  # the fewest timed passes whose median is reported
+MEGAPIXEL = 1e6
+NOISY_SPREAD = 1.5  # slowest / fastest timed pass above which something else was using the CPU
+SCALING = (
+    "Time per megapixel is expected to stay flat up to 512x384 and to rise at 1024x768, where the "
+    "full-resolution feature maps (tens of MB each) no longer fit in the caches and the memory-bound steps "
+    "(oneDNN's layout reorders, instance norm, concatenation, upsampling) grow faster than the FLOPs: "
+    "on 2026-12-01, default preset, fp32, one thread, the CPU seconds per megapixel were 12.7, 12.5 and "
+    "16-19 at the three sizes. A row far above that, or a noisy one, was measured on a busy machine."
+)
 
 
-def measure(preset: str, size: str, batch: int, repeats: int, threads: int, precision: str) -> dict:
+def measure(args: argparse.Namespace) -> dict:
     """Runs inside the subprocess: build the pipeline with random weights and time try-ons."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -31,11 +55,12 @@ def measure(preset: str, size: str, batch: int, repeats: int, threads: int, prec
     from tryon.nets import TryOnGenerators
     from tryon.pipeline import TryOnPipeline
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    resolution = Resolution.parse(size)
-    config = ModelConfig.from_preset(preset, resolution)
-    pipeline = TryOnPipeline(TryOnGenerators.from_config(config), config, precision=precision)
+    resolution = Resolution.parse(args.sizes)
+    batch = int(args.batches)
+    config = ModelConfig.from_preset(args.presets, resolution)
+    pipeline = TryOnPipeline(TryOnGenerators.from_config(config), config, precision=args.precision)
     height, width = resolution.shape
     image = torch.rand(1, 3, height, width) * 2 - 1
     labels = torch.randint(0, NUM_LABELS, (1, height, width))
@@ -44,33 +69,48 @@ def measure(preset: str, size: str, batch: int, repeats: int, threads: int, prec
     garment_mask = (torch.rand(batch, 1, height, width) > 0.5).float()
     person = pipeline.represent(image, labels, keypoints)
 
-    with FlopCounterMode(display=False) as counter:
-        pipeline(person, garment[:1], garment_mask[:1])
-    pipeline(person, garment, garment_mask)  # warm-up at the measured batch size
-    times = []
-    for _ in range(repeats):
+    def tryon() -> float:
         started = time.perf_counter()
         pipeline(person, garment, garment_mask)
-        times.append(time.perf_counter() - started)
-    median = statistics.median(times)
+        return time.perf_counter() - started
+
+    with FlopCounterMode(display=False) as counter:
+        pipeline(person, garment[:1], garment_mask[:1])
+    for _ in range(args.warmup):
+        tryon()
+    times: list[float] = []
+    while len(times) < args.repeats and (len(times) < MIN_REPEATS or sum(times) < args.time_budget):
+        times.append(tryon())
     return {
-        "preset": preset,
-        "size": size,
+        "preset": args.presets,
+        "size": args.sizes,
         "batch": batch,
-        "precision": precision,
-        "threads": threads,
-        "median_s": median,
-        "per_image_s": median / batch,
+        "precision": args.precision,
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
         "gflop_per_tryon": counter.get_total_flops() / 1e9,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-        "repeats": repeats,
+        "repeats": len(times),
     }
 
 
-def run_child(args: argparse.Namespace, preset: str, size: str, batch: int) -> dict:
+def run_child(args: argparse.Namespace, preset: str, size: str, batch: int, precision: str) -> dict:
+    options = {
+        "--presets": preset,
+        "--sizes": size,
+        "--batches": batch,
+        "--repeats": args.repeats,
+        "--warmup": args.warmup,
+        "--time-budget": args.time_budget,
+        "--threads": args.threads,
+        "--precision": precision,
+    }
     command = [
-        sys.executable, __file__, "--child", "--presets", preset, "--sizes", size, "--batches", str(batch),
-        "--repeats", str(args.repeats), "--threads", str(args.threads), "--precision", args.precision,
+        sys.executable,
+        __file__,
+        "--child",
+        *(str(part) for option in options.items() for part in option),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -83,43 +123,172 @@ def pixels(size: str) -> int:
     return height * width
 
 
+def seconds_per_megapixel(result: dict) -> float:
+    """Median seconds of one try-on per million output pixels: constant if time scales like pixels."""
+    return result["median_s"] / result["batch"] / (pixels(result["size"]) / MEGAPIXEL)
+
+
+HEADER = (
+    "| preset | size | batch | precision | median s (batch) | min-max s | s per try-on | s per MP "
+    "| s per MP vs first | GFLOP per try-on | GFLOP/s | peak RSS GB |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def row(result: dict, reference: dict) -> str:
+    """A measured configuration; `reference` is its preset's first, whose s per MP is the yardstick."""
+    per_tryon = result["median_s"] / result["batch"]
+    per_mp = seconds_per_megapixel(result)
+    cells = [
+        result["preset"],
+        result["size"],
+        result["batch"],
+        result["precision"],
+        f"{result['median_s']:.3f}",
+        f"{result['min_s']:.3f}-{result['max_s']:.3f}",
+        f"{per_tryon:.3f}",
+        f"{per_mp:.2f}",
+        f"{per_mp / seconds_per_megapixel(reference):.2f}x",
+        f"{result['gflop_per_tryon']:.1f}",
+        f"{result['gflop_per_tryon'] / per_tryon:.0f}",
+        f"{result['peak_rss_gb']:.2f}",
+    ]
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def skip_reason(reference: dict, size: str, batch: int, args: argparse.Namespace) -> str | None:
+    """Why a configuration is not run, from its estimates scaled by pixels x batch, or None."""
+    scale = pixels(size) * batch / (pixels(reference["size"]) * reference["batch"])
+    memory = reference["peak_rss_gb"] * scale  # an upper estimate: the whole RSS, weights included
+    seconds = reference["median_s"] * scale
+    if memory > RSS_BUDGET_GB:
+        return f"est. {memory:.0f} GB > {RSS_BUDGET_GB:.0f} GB (whole RSS scaled by pixels x batch)"
+    if seconds > args.max_seconds:
+        return f"est. {seconds:.0f} s per pass > {args.max_seconds:.0f} s"
+    return None
+
+
+def table(args: argparse.Namespace, precision: str) -> tuple[list[str], list[dict]]:
+    """Every preset x size x batch, measured or skipped; the lines are printed as they come."""
+    lines, results = [HEADER], []
+    print(HEADER, flush=True)
+    for preset in args.presets.split(","):
+        reference: dict | None = None
+        for size in args.sizes.split(","):
+            for batch in (int(value) for value in args.batches.split(",")):
+                why = skip_reason(reference, size, batch, args) if reference else None
+                if why is None:
+                    result = run_child(args, preset, size, batch, precision)
+                    reference = reference or result
+                    results.append(result)
+                    line = row(result, reference)
+                else:
+                    line = f"| {preset} | {size} | {batch} | {precision} | skipped: {why} | | | | | | | |"
+                lines.append(line)
+                print(line, flush=True)
+    return lines, results
+
+
+def noisy(results: list[dict]) -> list[str]:
+    """A note naming the rows whose timed passes disagree so much that the machine was not quiet."""
+    names = [
+        f"{result['preset']} {result['size']} batch {result['batch']}"
+        for result in results
+        if result["max_s"] > NOISY_SPREAD * result["min_s"]
+    ]
+    if not names:
+        return []
+    return [
+        f"- Not quiet: the slowest timed pass is over {NOISY_SPREAD}x the fastest for {', '.join(names)}; "
+        "measure again with nothing else running before relying on these rows."
+    ]
+
+
+def comparisons(results: list[dict], machine: Machine) -> list[str]:
+    """Each preset's 256x192 batch-1 try-on against the original code's quoted figure."""
+    quote = for_capability(TRYON, machine.capability)
+    lines = [f"- Original ACGPN code: {quote}."]
+    for result in results:
+        if result["size"] == "256x192" and result["batch"] == 1:
+            lines.append(
+                f"- {result['preset']}: {result['gflop_per_tryon']:.1f} GFLOP per try-on, "
+                f"{quote.speedup(result['median_s'])}"
+            )
+    return lines
+
+
+def section(
+    command: str,
+    lines: list[str],
+    notes: list[str],
+    machine: Machine,
+    precision: str,
+    args: argparse.Namespace,
+) -> str:
+    """The `## Inference` section of RESULTS.md."""
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"Command: `.venv/bin/python {command}`",
+            f"({time.strftime('%Y-%m-%d')}; {machine.describe(precision)}).",
+            "",
+            "One try-on is `TryOnPipeline.__call__` on a precomputed person representation: G1, G2, the TPS",
+            "warp with refinement, composition and G3, with random weights (speed does not depend on them).",
+            "Each configuration runs in a fresh process: a FLOP-counting pass, "
+            f"{args.warmup} untimed warm-up pass(es), then the median of at most {args.repeats} timed passes",
+            f"(at least {MIN_REPEATS}; fewer once {args.time_budget:g} s are spent). `s per MP` is the time "
+            "of one try-on per million pixels;",
+            "`vs first` divides it by the preset's first row's, so 1.00x means time grows exactly with the "
+            "pixel count, as the FLOPs do.",
+            "GFLOP/s is achieved per try-on.",
+            "",
+            *lines,
+            "",
+            *notes,
+            f"- {SCALING}",
+            "",
+        ]
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--presets", default="default,original")
     parser.add_argument("--sizes", default="256x192,512x384,1024x768")
     parser.add_argument("--batches", default="1,8")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="At most this many timed passes.")
+    parser.add_argument("--warmup", type=int, default=1, help="Untimed passes before them.")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=60.0,
+        help="Seconds of timed passes after which "
+        f"a configuration stops repeating (once it has {MIN_REPEATS}).",
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=120.0, help="Skip configurations whose pass is predicted slower."
+    )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--precision", default="bf16", choices=("bf16", "fp32"))
+    parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
+    parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    presets, sizes = args.presets.split(","), args.sizes.split(",")
-    batches = [int(b) for b in args.batches.split(",")]
     if args.child:
-        print(json.dumps(measure(presets[0], sizes[0], batches[0], args.repeats, args.threads, args.precision)))
+        print(json.dumps(measure(args)))
         return
 
-    print(f"| preset | size | batch | precision | median s (batch) | s per try-on | GFLOP per try-on | peak RSS GB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for preset in presets:
-        reference: dict | None = None
-        for size in sizes:
-            for batch in batches:
-                if reference is not None:
-                    # Memory beyond the weights grows with pixels x batch: scale the smallest run.
-                    base = reference["peak_rss_gb"]
-                    estimate = base * pixels(size) * batch / (pixels(reference["size"]) * reference["batch"])
-                    if estimate > RSS_BUDGET_GB:
-                        print(f"| {preset} | {size} | {batch} | {args.precision} | skipped: est. {estimate:.0f} GB "
-                              f"> {RSS_BUDGET_GB:.0f} GB | | | |", flush=True)
-                        continue
-                row = run_child(args, preset, size, batch)
-                reference = reference or row
-                print(f"| {preset} | {size} | {batch} | {row['precision']} | {row['median_s']:.3f} | "
-                      f"{row['per_image_s']:.3f} | {row['gflop_per_tryon']:.1f} | {row['peak_rss_gb']:.2f} |",
-                      flush=True)
-    print(f"\n{os.cpu_count()} CPUs, {args.threads} threads, {args.repeats} timed repeats after one warm-up; "
-          "random weights (speed does not depend on them).")
+    precision = resolve_precision(args.precision, "cpu").name
+    machine = detect("cpu", threads=args.threads)
+    print(f"Machine: {machine.describe(precision)}", flush=True)
+    lines, results = table(args, precision)
+    notes = noisy(results) + comparisons(results, machine)
+    print("\n" + "\n".join(notes))
+    if args.write:
+        command = "bench/infer.py " + " ".join(sys.argv[1:])
+        write_section(args.write, HEADING, section(command, lines, notes, machine, precision, args))
 
 
 if __name__ == "__main__":

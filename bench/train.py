@@ -16,15 +16,14 @@ and so are those whose step time, predicted from the FLOPs and the 256x192 rate,
     .venv/bin/python bench/train.py --quick                  # 256x192 batch 1, both presets (~3 min)
     .venv/bin/python bench/train.py --write bench/RESULTS.md # everything, and the ## Training section
     .venv/bin/python bench/train.py --device cuda            # on a GPU: peak CUDA memory too
+
+The original ACGPN code's figures it compares with are quoted (bench/quoted.py), not measured here.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -35,12 +34,15 @@ import weakref
 from pathlib import Path
 from typing import Self
 
+from machine import Machine, detect
+from quoted import TRAINING_STEP, for_capability
+from results import write_section
+from tryon.precision import resolve_precision
+
+HEADING = "## Training"
 STAGES = ("sgm", "warp", "fusion", "full")
 LOADER_SAMPLES = 32
 GB = 2**30
-ORIGINAL_STEP_S = 12.0
-"""The original ACGPN code at 256x192 batch 1 on this kind of machine (2 cores): ~12 s per step."""
-ORIGINAL_PEAK_GB = 6.0
 
 
 class SavedTensorMeter:
@@ -318,18 +320,6 @@ def memory_budget_gb(args: argparse.Namespace) -> float:
     return args.memory_budget
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the `## Training` section of a results file, leaving other sections as they are."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Training\n.*?(?=^## |\Z)", flags=re.DOTALL | re.MULTILINE)
-    section = section.rstrip("\n") + "\n\n"  # one blank line before the next section
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -355,7 +345,7 @@ def main() -> None:
     parser.add_argument(
         "--max-step-seconds", type=float, default=30.0, help="Skip configurations predicted slower."
     )
-    parser.add_argument("--write", type=Path, help="Results file whose ## Training section to (re)write.")
+    parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--preset", help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
@@ -371,12 +361,16 @@ def main() -> None:
         return
 
     command = "bench/train.py " + " ".join(sys.argv[1:])
+    machine = detect(args.device, threads=args.threads)
+    precision = resolve_precision(args.precision, args.device).name
+    print(f"Machine: {machine.describe(precision)}", flush=True)
     table, results = main_table(args)
-    summary = summarise(results)
+    summary = summarise(results, machine)
     print(f"\n{summary}\n", flush=True)
-    switches = switch_table(args) if args.switches else ""
+    switches = switch_table(args, precision, machine) if args.switches else ""
     if args.write:
-        write_section(args.write, section(command, table, summary, switches, results, args))
+        text = section(command, table, summary, switches, machine.describe(precision), args)
+        write_section(args.write, HEADING, text)
 
 
 def report(lines: list[str], line: str) -> None:
@@ -413,25 +407,32 @@ def main_table(args: argparse.Namespace) -> tuple[str, list[dict]]:
     return "\n".join(lines), results
 
 
-SWITCHES = (
-    ("baseline: bf16 autocast, fused Adam, NCHW, eager", {}),
-    ("precision fp32 (no autocast)", {"precision": "fp32"}),
-    ("channels_last", {"channels_last": True}),
-    ("torch.compile", {"compile": True}),
-    ("foreach Adam instead of fused", {"fused_optimizer": False}),
-    ("gradient checkpointing", {"checkpointing": True}),
-)
+def switches(precision: str, machine: Machine) -> tuple[tuple[str, dict], ...]:
+    """The speed switches, one at a time, after the baseline that runs at `precision` (the resolved
+    `--precision`); the precision switch tries the other of bf16 and fp32."""
+    other = "fp32" if precision == "bf16" else "bf16"
+    autocast = (
+        "no autocast" if other == "fp32" else f"autocast, {'native' if machine.bf16_native else 'emulated'}"
+    )
+    return (
+        (f"baseline: {precision}, fused Adam, NCHW, eager", {}),
+        (f"precision {other} ({autocast})", {"precision": other}),
+        ("channels_last", {"channels_last": True}),
+        ("torch.compile", {"compile": True}),
+        ("foreach Adam instead of fused", {"fused_optimizer": False}),
+        ("gradient checkpointing", {"checkpointing": True}),
+    )
 
 
-def switch_table(args: argparse.Namespace) -> str:
+def switch_table(args: argparse.Namespace, precision: str, machine: Machine) -> str:
     """Each speed switch against the baseline: the default preset's full step at 256x192 batch 1,
     and the DataLoader's decoding rate with and without workers."""
     lines: list[str] = []
     report(lines, "| switch (default preset, full step, 256x192, batch 1) | median s/step | vs baseline |")
     report(lines, "|---|---|---|")
     baseline = None
-    base = {"precision": "bf16", "channels_last": False, "compile": False}
-    for name, switch in SWITCHES:
+    base = {"precision": precision, "channels_last": False, "compile": False}
+    for name, switch in switches(precision, machine):
         result = run_child(child_command(args, "default", "256x192", 1, "full", **{**base, **switch}))
         baseline = baseline or result["median_s"]
         report(lines, f"| {name} | {result['median_s']:.3f} | {baseline / result['median_s']:.2f}x |")
@@ -445,10 +446,12 @@ def switch_table(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def summarise(results: list[dict]) -> str:
-    """Speed-ups of the full step at 256x192 batch 1 over the original code's ~12 s, and the memory
-    that 1024x768 batch 1 needs with and without gradient checkpointing."""
-    notes = []
+def summarise(results: list[dict], machine: Machine) -> str:
+    """The full step at 256x192 batch 1 beside the original code's quoted figures (a speed-up on
+    the CPU only, where they were measured), and the memory that 1024x768 batch 1 needs with and
+    without gradient checkpointing."""
+    quote = for_capability(TRAINING_STEP, machine.capability)
+    notes = [f"- Original ACGPN code: {quote}."]
     references = {
         (result["preset"], result["stage"]): result
         for result in results
@@ -456,11 +459,10 @@ def summarise(results: list[dict]) -> str:
     }
     for (preset, stage), result in references.items():
         if stage == "full":
+            speedup = f": {quote.speedup(result['median_s'])}" if machine.device.startswith("cpu") else ""
             notes.append(
-                f"- {preset}: full step {result['median_s']:.2f} s = "
-                f"{ORIGINAL_STEP_S / result['median_s']:.1f}x faster than the original's ~{ORIGINAL_STEP_S:.0f} s "
-                f"({result['tflop_per_step']:.2f} TFLOP vs ~1.9), peak RSS {result['peak_rss_gb']:.1f} GB "
-                f"vs ~{ORIGINAL_PEAK_GB:.0f} GB"
+                f"- {preset}: full step {result['median_s']:.2f} s, {result['tflop_per_step']:.2f} TFLOP, "
+                f"peak RSS {result['peak_rss_gb']:.1f} GB{speedup}"
             )
     for preset in dict.fromkeys(preset for preset, _ in references):
         memory = {
@@ -479,24 +481,19 @@ def summarise(results: list[dict]) -> str:
 
 
 def section(
-    command: str, table: str, summary: str, switches: str, results: list[dict], args: argparse.Namespace
+    command: str, table: str, summary: str, switches: str, machine_line: str, args: argparse.Namespace
 ) -> str:
-    import torch
-
-    precision = results[0]["precision"] if results else args.precision
-    machine = (
-        f"{platform.machine()}, {os.cpu_count()} CPUs, {args.threads} threads, torch {torch.__version__}"
-    )
+    """The `## Training` section of RESULTS.md."""
     switch_part = (
         f"\nSpeed switches, one at a time (same measurement); the DataLoader rows are decoding rates alone\n"
         f"(in training the workers decode while the step runs):\n\n{switches}\n"
         if switches
         else ""
     )
-    return f"""## Training
+    return f"""{HEADING}
 
-Command: `.venv/bin/python {command}` ({time.strftime("%Y-%m-%d")}; {machine}; device {args.device},
-precision {precision}, channels_last {args.channels_last}, compile {args.compile},
+Command: `.venv/bin/python {command}`
+({time.strftime("%Y-%m-%d")}; {machine_line}; channels_last {args.channels_last}, compile {args.compile},
 perceptual loss {"on" if args.vgg else "off"}).
 
 A step is `StageTrainer.train_step`: the stage forward, every phase's backward, the optimizer steps,
@@ -508,8 +505,6 @@ moments and EMA plus the peak of the tensors saved for backward; skipped rows sh
 
 {table}
 
-Against the original ACGPN code (about {ORIGINAL_STEP_S:.0f} s and {ORIGINAL_PEAK_GB:.0f} GB per 256x192 batch-1 step,
-about 1.9 TFLOP):
 {summary}
 {switch_part}"""
 

@@ -1,0 +1,27 @@
+"""bench/RESULTS.md is assembled from sections that each script owns: a rerun replaces its own
+section (from its `## ` heading to the next one) and leaves the others as they are."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+DOCUMENT_TITLE = "# Benchmarks\n"
+
+
+def replace_section(text: str, heading: str, section: str) -> str:
+    """`text` with the section titled `heading` (e.g. `## Training`) replaced by `section`, which
+    starts with that heading; appended at the end when the text has no such section."""
+    if not section.startswith(heading + "\n"):
+        raise ValueError(f"a section for {heading!r} must start with that heading line")
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", flags=re.DOTALL | re.MULTILINE)
+    section = section.rstrip("\n") + "\n\n"  # one blank line before the next section
+    if pattern.search(text):
+        return pattern.sub(lambda _: section, text, count=1).rstrip("\n") + "\n"
+    return text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+
+
+def write_section(path: Path, heading: str, section: str) -> None:
+    """Replace (or append) one section of a results file; a missing file starts with the title."""
+    text = path.read_text() if path.exists() else DOCUMENT_TITLE
+    path.write_text(replace_section(text, heading, section))

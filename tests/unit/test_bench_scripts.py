@@ -1,0 +1,148 @@
+"""The benchmark scripts' own logic: machine detection, quoted figures, RESULTS.md sections, the
+inference table's scaling column, and the time-to-quality run end to end at a tiny size."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tryon.config import PRESETS, StageConfig, load_params
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.append(str(BENCH))  # the scripts import their siblings, as they do when run from bench/
+
+import infer  # noqa: E402
+import quality  # noqa: E402
+import quoted  # noqa: E402
+import results  # noqa: E402
+
+ROOT = BENCH.parent
+
+
+def test_the_machine_line_and_auto_precision_follow_an_emulated_avx2_machine():
+    probe = (
+        f"import json, sys; sys.path.insert(0, {str(BENCH)!r}); import machine; "
+        "from tryon.precision import resolve_precision; found = machine.detect(threads=2); "
+        "print(json.dumps([found.capability, found.describe('fp32'), resolve_precision('auto', 'cpu').name]))"
+    )
+    environment = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    )
+    capability, line, auto = json.loads(completed.stdout)
+    assert not capability.startswith("AVX512") and auto == "fp32"
+    assert f"CPU capability {capability}, oneDNN limited to AVX2, bf16 not native" in line
+    assert "2 threads" in line and "precision run fp32" in line
+
+
+def test_quotes_say_where_they_come_from_and_which_machines_they_compare():
+    avx2 = quoted.for_capability(quoted.TRAINING_STEP, "AVX2")
+    assert avx2.seconds == 21.5 and "issue 13" in str(avx2) and "quoted, not measured here" in str(avx2)
+    assert quoted.for_capability(quoted.TRYON, "AVX512").source.startswith("DESIGN.md")
+    assert quoted.for_capability(quoted.TRYON, "DEFAULT") is quoted.TRYON["AVX2"]
+    speedup = avx2.speedup(4.3)
+    assert speedup.startswith("5.0x the original code's speed") and "another machine" in speedup
+
+
+DOCUMENT = (
+    "# Benchmarks\n\n## Training\n\nold training\n\n## Time to quality\n\nold curve\n\n## Inference\n\nold\n"
+)
+
+
+def test_a_section_is_replaced_and_the_others_are_kept():
+    text = results.replace_section(DOCUMENT, "## Time to quality", "## Time to quality\n\nnew curve\n")
+    assert text == DOCUMENT.replace("old curve", "new curve")
+    text = results.replace_section(DOCUMENT, "## Inference", "## Inference\n\nnew\n")
+    assert text == DOCUMENT.replace("\nold\n", "\nnew\n")
+
+
+def test_a_missing_section_is_appended_and_a_longer_heading_is_not_mistaken_for_it():
+    document = "# Benchmarks\n\n## Training (GPU)\n\nkept\n"
+    text = results.replace_section(document, "## Training", "## Training\n\nnew\n")
+    assert text == document + "\n## Training\n\nnew\n"
+    with pytest.raises(ValueError, match="must start with that heading"):
+        results.replace_section(document, "## Training", "## Inference\n")
+
+
+def test_seconds_per_megapixel_is_constant_when_time_scales_with_pixels():
+    small = {"size": "256x192", "batch": 1, "median_s": 0.1}
+    large = {"size": "512x384", "batch": 8, "median_s": 3.2}
+    assert infer.seconds_per_megapixel(small) == pytest.approx(0.1 / 0.049152)
+    assert infer.seconds_per_megapixel(large) == pytest.approx(infer.seconds_per_megapixel(small))
+    row = {**large, "preset": "default", "precision": "fp32", "min_s": 3.0, "max_s": 3.5}
+    line = infer.row({**row, "gflop_per_tryon": 98.0, "peak_rss_gb": 1.0}, reference={**small})
+    assert "| 1.00x |" in line
+
+
+def test_budgets_keep_the_stages_proportions_and_end_the_stages():
+    stages = load_params(ROOT / "params.yaml").train.stages
+    scaled = quality.scale_budgets(stages, 16)
+    assert sum(stage.budget_minutes for stage in scaled.values()) == pytest.approx(16)
+    for name, stage in scaled.items():
+        share = stages[name].budget_minutes / sum(s.budget_minutes for s in stages.values())
+        assert stage.budget_minutes == pytest.approx(16 * share)
+        assert stage.epochs == quality.UNBOUNDED_EPOCHS and stage.max_steps is None
+        assert stage.frozen_after == stages[name].frozen_after
+
+
+def test_a_stage_without_a_budget_is_refused():
+    stages = {
+        "sgm": StageConfig(budget_minutes=1),
+        "warp": StageConfig(),
+        "fusion": StageConfig(budget_minutes=1),
+    }
+    with pytest.raises(ValueError, match="warp"):
+        quality.scale_budgets(stages, 4)
+
+
+def test_preset_and_size_override_the_parameters_model():
+    params = load_params(ROOT / "params.yaml")
+    assert quality.model_config(params, preset=None, size=None) == params.model
+    original = quality.model_config(params, preset="original", size="512x384")
+    assert original.preset == "original" and original.base_width == PRESETS["original"]["base_width"]
+    assert str(original.resolution) == "512x384" and original.tps_grid == params.model.tps_grid
+
+
+TINY_PARAMS = """
+data: {resolution: 64x48}
+synth: {n_train: 4, n_test: 2, seed: 0}
+model: {base_width: 8, max_width: 16, depth: 3, tps_levels: 3}
+train:
+  stages:
+    sgm: {epochs: 1, budget_minutes: 3}
+    warp: {epochs: 1, budget_minutes: 2}
+    fusion: {epochs: 1, budget_minutes: 3}
+  batch_size: 2
+  workers: 0
+  log_interval: 1
+"""
+
+
+def test_time_to_quality_trains_evaluates_and_rewrites_its_section(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(TINY_PARAMS)
+    written = tmp_path / "RESULTS.md"
+    written.write_text(DOCUMENT)
+    script = [sys.executable, str(BENCH / "quality.py"), "--params", str(params), "--minutes", "0.01"]
+    options = ["--precision", "fp32", "--work", str(tmp_path / "work"), "--write", str(written)]
+    # One thread: convolutions this small gain nothing from two, and stall when a busy machine
+    # lends the second core to another process.
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(script + options, env=environment, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    text = written.read_text()
+    assert "old curve" not in text and "old training" in text and "\n## Inference\n\nold\n" in text
+    section = text[text.index("## Time to quality") : text.index("## Inference")]
+    assert "precision run fp32" in section and "CPU capability" in section and "1 thread," in section
+    (row,) = [line for line in section.splitlines() if line.startswith("| 0.01 |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    steps = [int(count) for count in cells[2].split("/")]
+    assert min(steps) >= 1 and int(cells[3]) == 2 * sum(steps)  # images seen = steps x batch
+    assert len(cells) == 4 + len(quality.METRICS)
+    assert (tmp_path / quality.PLOT_NAME).stat().st_size > 0
