@@ -6,9 +6,10 @@ total budget the three stages get the shares of it that their `budget_minutes` i
 them, and epochs so many that the budget, not the schedule, ends each stage (so the learning rate
 stays at its initial value: its decay would start after half of those epochs). Each run trains in
 WORK/<minutes>min through `tryon.train.train`, the demo's entry point, and is evaluated there by
-`tryon.eval.run.evaluate_checkpoint`. The table and the curve (each metric against training
-minutes and against images seen, beside the naive paste baseline) go to WORK, and with `--write`
-beside that results file, in its `## Time to quality` section.
+`tryon.eval.run.evaluate_checkpoint`. The table is printed and the curve (each metric against
+training minutes and against images seen, beside the naive paste baseline) written to WORK; with
+`--write` the curve goes beside that results file instead and the table into its
+`## Time to quality` section.
 
     .venv/bin/python bench/quality.py --write bench/RESULTS.md                  # 2, 4, 8, 16 min
     .venv/bin/python bench/quality.py --preset original --device cuda --minutes 1 2 4 8
