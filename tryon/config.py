@@ -239,7 +239,7 @@ class TrainConfig:
     r1_interval: int = 16  # lazy R1: every this many steps, scaled by the interval
     weights: LossWeights = field(default_factory=LossWeights)
     noise: bool = True  # Gaussian noise channel per sample, derived from (seed, epoch, sample)
-    fusion_region: str = "predicted"  # G3 trains on G2's garment region (as inference) or the worn one
+    fusion_region: str = "predicted"  # G3 trains on G1/G2's layout and region (as inference) or the ground truth
     arm_masks: bool = True  # fusion: cut random strokes and blobs out of the arms for G3 to inpaint (ACGPN)
     precision: str = "auto"  # auto (bf16 where native, else fp16 on CUDA, else fp32), bf16, fp16, fp32
     channels_last: bool = False  # NHWC memory format for the networks and images

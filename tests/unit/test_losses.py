@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from tryon.losses import (
     VGG_LAYER_WEIGHTS,
+    class_balance_weights,
     discriminator_fake_loss,
     discriminator_real_loss,
     feature_matching_loss,
@@ -109,3 +110,32 @@ def test_r1_penalty_is_the_squared_input_gradient_norm():
     # d(sum of logits)/dx = weight at every pixel: |grad|^2 = 9 pixels * (9 + 16) per sample.
     assert penalty.item() == pytest.approx(9 * 25.0)
     assert penalty.requires_grad  # so that it can train the discriminator
+
+
+def test_class_balance_weighs_rare_classes_up_per_sample():
+    labels = torch.zeros(2, 1, 4, 4, dtype=torch.long)
+    labels[0, 0, 0, :1] = 11  # one arm pixel against 15 background pixels
+    labels[1, 0, :2] = 13  # 8 against 8
+    weights = class_balance_weights(labels, 14, power=0.5)
+    assert weights.shape == (2, 14)
+    torch.testing.assert_close(weights[0, [0, 11]], torch.tensor([1.0, 15**0.5]))
+    torch.testing.assert_close(weights[1, [0, 13]], torch.tensor([1.0, 1.0]))
+    assert torch.equal(class_balance_weights(labels, 14, power=0.0), torch.ones(2, 14))
+
+
+def test_balanced_cross_entropy_is_a_per_sample_weighted_mean():
+    logits = torch.randn(2, 14, 4, 4)
+    labels = torch.zeros(2, 1, 4, 4, dtype=torch.long)
+    labels[0, 0, 0, 0] = 11
+    balanced = layout_cross_entropy(logits, labels, class_balance=0.5)
+    halves = [layout_cross_entropy(logits[i : i + 1], labels[i : i + 1], class_balance=0.5) for i in range(2)]
+    torch.testing.assert_close(balanced, (halves[0] + halves[1]) / 2)
+    # Uniform labels: weighting changes nothing.
+    torch.testing.assert_close(
+        layout_cross_entropy(logits[1:], labels[1:], class_balance=0.5), layout_cross_entropy(logits[1:], labels[1:])
+    )
+    # The rare pixel counts for more than in the unweighted mean.
+    per_pixel = torch.nn.functional.cross_entropy(logits[:1], labels[:1, 0], reduction="none").flatten()
+    weights = torch.ones(16)
+    weights[0] = 15**0.5
+    torch.testing.assert_close(halves[0], (per_pixel * weights).sum() / weights.sum())

@@ -226,16 +226,32 @@ def warp_forward(
     return StepOutputs(terms={"warp": terms})
 
 
+GROUND_TRUTH_LOGIT = 10.0
+"""Logit magnitude of a ground-truth layout written as a prediction (its argmax is what counts)."""
+
+
+def ground_truth_layout(person: PersonRepresentation) -> LayoutPrediction:
+    """The parsing map as a Part 1 prediction: G1's training target and G2's (the worn garment)."""
+    labels = layout_without_garment(person.labels, person.worn_garment)
+    one_hot = one_hot_layout(labels, dtype=person.image.dtype)
+    return LayoutPrediction(
+        layout_logits=(one_hot * 2 - 1) * GROUND_TRUTH_LOGIT,
+        labels=labels,
+        garment_logits=(person.worn_garment * 2 - 1) * GROUND_TRUTH_LOGIT,
+    )
+
+
 def fusion_forward(
     context: StageContext, batch: TryOnBatch, active: frozenset[str], shared: SharedFeatures
 ) -> StepOutputs:
     """Part 3: the frozen G1, G2 and warper run as in inference, then G3 renders the person.
 
     With `fusion_region` "predicted" (the default), G3 learns on exactly the inputs it gets at
-    inference (G2's garment region and the garment warped onto it). ACGPN instead trains G3 on the
-    ground-truth garment pixels and layout, which leaves a gap between what G3 sees in training
-    and at test time; "ground_truth" keeps the rest of the inference path but warps onto the worn
-    mask, which gives cleaner targets when G2 is still poor.
+    inference (G1's layout, G2's garment region and the garment warped onto it). ACGPN instead
+    trains G3 on the ground-truth layout and garment region ("ground_truth": the parsing map with
+    the worn garment as G1's target has it, and the worn garment's mask), which gives cleaner
+    targets while G1 and G2 are poor but leaves a gap between what G3 sees in training and at test
+    time.
 
     The micro-batch's inpainting masks (when drawn) are cut out of the person's arms, so that G3
     learns to draw arm skin from the layout and the skin colour, with the photo as the target
@@ -249,17 +265,20 @@ def fusion_forward(
     person = shared.represent(batch, config)
     noise = shared.draws.noise
     with torch.no_grad():
-        if shared.layout is None:
-            layout = predict_layout(context.generators, person, batch.garment, batch.garment_mask, noise=noise)
-        else:
-            layout = dataclasses.replace(
-                shared.layout,
-                layout_logits=shared.layout.layout_logits.detach(),
-                garment_logits=shared.layout.garment_logits.detach(),
-            )
         if context.fusion_region == "ground_truth":
+            layout = ground_truth_layout(person)
             region = person.worn_garment
         else:
+            if shared.layout is None:
+                layout = predict_layout(
+                    context.generators, person, batch.garment, batch.garment_mask, noise=noise
+                )
+            else:
+                layout = dataclasses.replace(
+                    shared.layout,
+                    layout_logits=shared.layout.layout_logits.detach(),
+                    garment_logits=shared.layout.garment_logits.detach(),
+                )
             region = new_garment_region(person, layout, config=config)
         warp = context.generators.warper(
             garment=batch.garment, garment_mask=batch.garment_mask, target_mask=region

@@ -36,8 +36,8 @@ from tryon.data.layout import (
     write_pose,
     write_rgb,
 )
-from tryon.data.synthetic.body import sample_body
-from tryon.data.synthetic.garment import build_garment, sample_design
+from tryon.data.synthetic.body import Body, sample_body
+from tryon.data.synthetic.garment import GarmentDesign, build_garment, sample_design
 from tryon.data.synthetic.render import render_person
 
 GENERATOR_VERSION = 1  # bump whenever the same seed would give different files
@@ -200,16 +200,49 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+@dataclass(frozen=True)
+class RenderedSample:
+    """One synthetic sample in memory: what the dataset files hold, plus the parsing map of the
+    unpaired ground truth (exact, so tests can score regions such as newly bared arms)."""
+
+    body: Body
+    design: GarmentDesign
+    partner_design: GarmentDesign
+    person: np.ndarray  # (H, W, 3) uint8 RGB
+    label: np.ndarray  # (H, W) ACGPN ids
+    laydown: np.ndarray  # (H, W, 3) uint8 RGB garment on white
+    laydown_mask: np.ndarray  # (H, W) uint8 mask
+    unpaired: np.ndarray  # (H, W, 3) the same person wearing the partner's garment
+    unpaired_label: np.ndarray  # (H, W) its parsing map
+
+
+def render_sample(*, seed: int, phase: str, index: int, partner: int, resolution: Resolution) -> RenderedSample:
+    """Render sample `index` of `phase` and its unpaired ground truth wearing `partner`'s garment,
+    exactly as `generate_dataset` does for the same seed."""
+    body = sample_body(_stream(seed, phase, "body", index), resolution)
+    design = sample_design(_stream(seed, phase, "garment", index))
+    partner_design = sample_design(_stream(seed, phase, "garment", partner))
+    garment = build_garment(design, resolution)
+    person, label = render_person(body, garment)
+    unpaired, unpaired_label = render_person(body, build_garment(partner_design, resolution))
+    laydown, mask = garment.laydown()
+    return RenderedSample(body, design, partner_design, person, label, laydown, mask, unpaired, unpaired_label)
+
+
 def _write_sample(task: _Task) -> dict[str, Any]:
     """Render one sample, write its six files and return its manifest record."""
     layout = DatasetLayout(task.root, task.phase)
-    body = sample_body(_stream(task.seed, task.phase, "body", task.index), task.resolution)
-    design = sample_design(_stream(task.seed, task.phase, "garment", task.index))
-    partner_design = sample_design(_stream(task.seed, task.phase, "garment", task.partner))
-    garment = build_garment(design, task.resolution)
-    person, label = render_person(body, garment)
-    unpaired, _ = render_person(body, build_garment(partner_design, task.resolution))
-    laydown, mask = garment.laydown()
+    sample = render_sample(
+        seed=task.seed, phase=task.phase, index=task.index, partner=task.partner, resolution=task.resolution
+    )
+    body, design, partner_design = sample.body, sample.design, sample.partner_design
+    person, label, laydown, mask, unpaired = (
+        sample.person,
+        sample.label,
+        sample.laydown,
+        sample.laydown_mask,
+        sample.unpaired,
+    )
     name, cloth = person_name(task.index), garment_name(task.index)
     write_rgb(layout.person_image(name), person)
     write_label(layout.label(name), label)
