@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -36,7 +39,7 @@ from tryon.train.schedule import stage_schedule
 from tryon.train.stages import STAGES
 from tryon.train.state import CHECKPOINT_NAME, capture_rng, remove_stale_temporaries, restore_rng
 from tryon.train.stats import StatsWriter
-from tryon.train.trainer import StageTrainer, batch_split, to_device
+from tryon.train.trainer import MicroBatch, StageTrainer, batch_split, to_device
 
 logger = logging.getLogger(__name__)
 
@@ -61,25 +64,107 @@ def run_stage(
     progress: bool = True,  # tqdm progress bar on rank 0
 ) -> Path:
     """Train one stage to its end (or its time budget) and return its checkpoint path."""
-    stage_def = STAGES[stage]
-    stage_config = config.stages[stage]
     run_dir = Path(run_dir)
     checkpoint_path = run_dir / CHECKPOINT_NAME
-    resumed = None
-    if checkpoint_path.exists():
-        if not resume:
-            raise FileExistsError(
-                f"{checkpoint_path} exists; pass --resume to continue that run or choose another --out"
-            )
-        resumed = load_checkpoint(checkpoint_path, expect=model_config, map_location=context.device).state
-        if resumed.get("finished"):
-            logger.info("stage %s already finished at step %d (%s)", stage, resumed["step"], checkpoint_path)
-            return checkpoint_path
+    # 1. The run folder: a fresh run, or the checkpoint to continue from.
+    resumed = resume_state(checkpoint_path, resume=resume, model_config=model_config, context=context)
+    if resumed is not None and resumed.get("finished"):
+        logger.info("stage %s already finished at step %d (%s)", stage, resumed["step"], checkpoint_path)
+        return checkpoint_path
+    prepare_run_folder(run_dir, context)
+    # 2. The data and the trainer, with the resumed or the previous stage's weights.
+    data = build_data(data_root, model_config=model_config, config=config, context=context)
+    trainer = build_trainer(
+        stage,
+        model_config=model_config,
+        config=config,
+        steps_per_epoch=data.steps_per_epoch,
+        context=context,
+        vgg=vgg,
+        resumed=resumed,
+        init_from=init_from,
+    )
+    # 3. The resolved options, for whoever reads the run folder later.
     if context.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in remove_stale_temporaries(checkpoint_path):
-            logger.warning("removed %s, left by a checkpoint write that was interrupted", stale)
+        write_options(
+            run_dir / "options.json",
+            stage_options(
+                stage,
+                data_root=data_root,
+                init_from=init_from,
+                model_config=model_config,
+                config=config,
+                trainer=trainer,
+                data=data,
+                context=context,
+            ),
+        )
+    # 4. The step loop, and 5. the final statistics, checkpoint and grid.
+    loop = StageLoop(
+        stage,
+        trainer=trainer,
+        data=data,
+        run_dir=run_dir,
+        model_config=model_config,
+        config=config,
+        context=context,
+        resumed=resumed,
+        progress=progress,
+    )
+    loop.run()
+    loop.close()
+    del loop, data  # shuts the loader's workers down before the other ranks move on
+    barrier(context)
+    return checkpoint_path
 
+
+def resume_state(
+    checkpoint_path: Path, *, resume: bool, model_config: ModelConfig, context: DistributedContext
+) -> dict[str, Any] | None:
+    """The state of the checkpoint to continue from, or None for a fresh run.
+
+    An existing checkpoint is refused unless `resume` is set, so that a run is never overwritten by
+    accident; a checkpoint of another model configuration is refused by `load_checkpoint`.
+    """
+    if not checkpoint_path.exists():
+        return None
+    if not resume:
+        raise FileExistsError(
+            f"{checkpoint_path} exists; pass --resume to continue that run or choose another --out"
+        )
+    return load_checkpoint(checkpoint_path, expect=model_config, map_location=context.device).state
+
+
+def prepare_run_folder(run_dir: Path, context: DistributedContext) -> None:
+    """On rank 0, create the run folder and remove what an interrupted checkpoint write left."""
+    if not context.is_main:
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temporaries(run_dir / CHECKPOINT_NAME):
+        logger.warning("removed %s, left by a checkpoint write that was interrupted", stale)
+
+
+@dataclass(frozen=True)
+class StageData:
+    """The training pairs of a stage and how they are cut into optimizer steps."""
+
+    dataset: TryOnDataset
+    sampler: ResumableSampler  # this rank's share, in the order of the seed and the epoch
+    loader: DataLoader  # (indices, batch) micro-batches in the sampler's order
+    batch_per_device: int  # micro-batch size
+    rounds: int  # micro-batches accumulated per optimizer step
+    steps_per_epoch: int
+
+    @property
+    def samples_per_step(self) -> int:
+        """Samples of one optimizer step on this rank."""
+        return self.batch_per_device * self.rounds
+
+
+def build_data(
+    data_root: Path, *, model_config: ModelConfig, config: TrainConfig, context: DistributedContext
+) -> StageData:
+    """The train phase of `data_root`, split over the devices and into accumulation rounds."""
     dataset = TryOnDataset(data_root, phase="train", resolution=model_config.resolution)
     batch_per_device, rounds = batch_split(config.batch_size, config.batch_per_device, context.world_size)
     sampler = ResumableSampler(dataset, rank=context.rank, world_size=context.world_size, seed=config.seed)
@@ -89,18 +174,6 @@ def run_stage(
             f"{data_root}: {len(dataset)} training pairs give no full batch of {config.batch_size} "
             f"on {context.world_size} device(s); lower train.batch_size or add data"
         )
-    schedule = stage_schedule(stage_config, steps_per_epoch=steps_per_epoch)
-    trainer = StageTrainer(
-        stage=stage_def, model_config=model_config, config=config, schedule=schedule, context=context, vgg=vgg
-    )
-    if resumed is not None:
-        trainer.load_state_dict(resumed)
-    elif init_from is not None:
-        trainer.load_weights(
-            load_checkpoint(init_from, expect=model_config, map_location=context.device).state
-        )
-    trainer.prepare()
-
     loader = make_loader(
         dataset,
         sampler,
@@ -108,142 +181,244 @@ def run_stage(
         workers=config.workers,
         pin_memory=context.device.type == "cuda",
     )
-    epoch = resumed["epoch"] if resumed else 0
-    step_in_epoch = resumed["step_in_epoch"] if resumed else 0
-    elapsed_before = resumed["elapsed"] if resumed else 0.0
-    if context.is_main:
-        write_options(
-            run_dir / "options.json",
-            {
-                "stage": stage,
-                "data": str(data_root),
-                "init_from": None if init_from is None else str(init_from),
-                "model": model_config.to_dict(),
-                "train": config.to_dict(),
-                "precision": trainer.precision.name,
-                "device": str(context.device),
-                "world_size": context.world_size,
-                "batch_per_device": batch_per_device,
-                "accumulation_rounds": rounds,
-                "steps_per_epoch": steps_per_epoch,
-                "total_steps": schedule.total_steps,
-                "freeze_steps": schedule.freeze_steps,
-                "torch": torch.__version__,
-            },
-        )
-    writer = StatsWriter(run_dir, enabled=context.is_main, resume_step=trainer.step if resumed else None)
-    grid = grid_batch(dataset, config.grid_samples) if context.is_main else None
+    return StageData(
+        dataset=dataset,
+        sampler=sampler,
+        loader=loader,
+        batch_per_device=batch_per_device,
+        rounds=rounds,
+        steps_per_epoch=steps_per_epoch,
+    )
+
+
+def build_trainer(
+    stage: str,
+    *,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    steps_per_epoch: int,
+    context: DistributedContext,
+    vgg: VGG19Features | None,
+    resumed: dict[str, Any] | None,  # the checkpoint state to continue from
+    init_from: Path | None,  # otherwise the previous stage's checkpoint, if any
+) -> StageTrainer:
+    """The stage's trainer on its schedule, with the resumed state or the previous stage's weights."""
+    schedule = stage_schedule(config.stages[stage], steps_per_epoch=steps_per_epoch)
+    trainer = StageTrainer(
+        stage=STAGES[stage],
+        model_config=model_config,
+        config=config,
+        schedule=schedule,
+        context=context,
+        vgg=vgg,
+    )
     if resumed is not None:
-        restore_rng(resumed["rng"], context.device)
+        trainer.load_state_dict(resumed)
+    elif init_from is not None:
+        previous = load_checkpoint(init_from, expect=model_config, map_location=context.device)
+        trainer.load_weights(previous.state)
+    trainer.prepare()
+    return trainer
 
-    def save(*, finished: bool) -> None:
-        if not context.is_main:
-            return
-        state = trainer.state_dict()
-        state.update(
-            epoch=epoch,
-            step_in_epoch=step_in_epoch,
-            elapsed=elapsed(),
-            finished=finished,
-            rng=capture_rng(context.device),
-            train_config=json.dumps(config.to_dict()),
+
+def stage_options(
+    stage: str,
+    *,
+    data_root: Path,
+    init_from: Path | None,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    trainer: StageTrainer,
+    data: StageData,
+    context: DistributedContext,
+) -> dict[str, Any]:
+    """What options.json records: the configuration and what it resolved to on this machine."""
+    return {
+        "stage": stage,
+        "data": str(data_root),
+        "init_from": None if init_from is None else str(init_from),
+        "model": model_config.to_dict(),
+        "train": config.to_dict(),
+        "precision": trainer.precision.name,
+        "device": str(context.device),
+        "world_size": context.world_size,
+        "batch_per_device": data.batch_per_device,
+        "accumulation_rounds": data.rounds,
+        "steps_per_epoch": data.steps_per_epoch,
+        "total_steps": trainer.schedule.total_steps,
+        "freeze_steps": trainer.schedule.freeze_steps,
+        "torch": torch.__version__,
+    }
+
+
+class StageLoop:
+    """The step loop of one stage and what it writes on the way (rank 0 only): statistics every
+    `log_interval` steps, a grid every `grid_interval`, a checkpoint every `checkpoint_interval`,
+    and all three at the end. The stage ends after its last step or when its time budget is spent.
+
+    The data position (epoch, steps into it) and the time spent continue from `resumed`, whose RNG
+    states are restored last, so that a resumed run sees what an uninterrupted one would.
+    """
+
+    def __init__(
+        self,
+        stage: str,
+        *,
+        trainer: StageTrainer,
+        data: StageData,
+        run_dir: Path,
+        model_config: ModelConfig,
+        config: TrainConfig,
+        context: DistributedContext,
+        resumed: dict[str, Any] | None,
+        progress: bool,
+    ) -> None:
+        self.stage = stage
+        self.trainer = trainer
+        self.data = data
+        self.run_dir = run_dir
+        self.model_config = model_config
+        self.config = config
+        self.context = context
+        self.epoch = resumed["epoch"] if resumed else 0
+        self.step_in_epoch = resumed["step_in_epoch"] if resumed else 0
+        self.elapsed_before = resumed["elapsed"] if resumed else 0.0
+        self.writer = StatsWriter(
+            run_dir, enabled=context.is_main, resume_step=trainer.step if resumed else None
         )
-        save_checkpoint(checkpoint_path, model_config=model_config, state=state)
-
-    def write_grid() -> None:
-        if not context.is_main:
-            return
-        batch, unpaired = grid
-        image = render_grid(
-            trainer.ema,
-            batch,
-            unpaired=unpaired,
-            config=model_config,
-            seed=config.seed,
-            channels_last=config.channels_last,
+        self.grid = grid_batch(data.dataset, config.grid_samples) if context.is_main else None
+        if resumed is not None:
+            restore_rng(resumed["rng"], context.device)
+        self.started = time.monotonic()
+        self.last_log = (trainer.step, self.started)
+        self.bar = tqdm(
+            total=trainer.schedule.total_steps,
+            initial=trainer.step,
+            desc=stage,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not (progress and context.is_main),
         )
-        write_rgb(run_dir / "grids" / f"step_{trainer.step:07d}.png", image)
-        writer.add_image("tryon", image, trainer.step)
+        self.iterator: Iterator | None = None
 
-    started = time.monotonic()
-    last_log = (trainer.step, started)
+    def elapsed(self) -> float:
+        """Seconds of training in this stage, including those before a resume."""
+        return self.elapsed_before + time.monotonic() - self.started
 
-    def elapsed() -> float:
-        return elapsed_before + time.monotonic() - started
+    def run(self) -> None:
+        """Train to the end of the schedule or of the time budget, then write the final statistics,
+        checkpoint and grid."""
+        trainer, config = self.trainer, self.config
+        total_steps = trainer.schedule.total_steps
+        out_of_time = False
+        with logging_redirect_tqdm():
+            while trainer.step < total_steps and not out_of_time:
+                trainer.train_step(self.next_micro_batches(), epoch=self.epoch)
+                self.bar.update(1)
+                self.advance_position()
+                if trainer.step % config.log_interval == 0:
+                    out_of_time = self.log()
+                if trainer.step % config.grid_interval == 0:
+                    self.write_grid()
+                if trainer.step % config.checkpoint_interval == 0 and trainer.step < total_steps:
+                    self.save(finished=False)
+            self.finish(out_of_time=out_of_time)
 
-    def log() -> bool:
-        """Write the interval's statistics; returns whether the time budget is spent."""
-        nonlocal last_log
-        means = trainer.stats.collect(context)
+    def next_micro_batches(self) -> list[MicroBatch]:
+        """The next step's micro-batches on the device; a new epoch starts the loader at its position."""
+        data = self.data
+        if self.iterator is None:
+            data.sampler.set_position(self.epoch, self.step_in_epoch * data.samples_per_step)
+            self.iterator = iter(data.loader)
+        micro_batches = []
+        for _ in range(data.rounds):
+            indices, batch = next(self.iterator)
+            batch = to_device(batch, self.context.device, channels_last=self.config.channels_last)
+            micro_batches.append((indices.tolist(), batch))
+        return micro_batches
+
+    def advance_position(self) -> None:
+        """Count the step into the epoch; after the epoch's last step the next one starts."""
+        self.step_in_epoch += 1
+        if self.step_in_epoch == self.data.steps_per_epoch:
+            self.epoch, self.step_in_epoch, self.iterator = self.epoch + 1, 0, None
+
+    def log(self) -> bool:
+        """Write the interval's statistics; returns whether the time budget is spent (on every rank)."""
+        trainer, stage_def = self.trainer, self.trainer.stage
+        means = trainer.stats.collect(self.context)
         now = time.monotonic()
-        steps = trainer.step - last_log[0]
-        rate = steps / max(now - last_log[1], 1e-9)
+        steps = trainer.step - self.last_log[0]
+        rate = steps / max(now - self.last_log[1], 1e-9)
         rates = trainer.learning_rates()
         record = {
-            "stage": stage,
+            "stage": self.stage,
             "step": trainer.step,
-            "epoch": trainer.step / steps_per_epoch,
-            "time": elapsed(),
+            "epoch": trainer.step / self.data.steps_per_epoch,
+            "time": self.elapsed(),
             "timestamp": time.time(),
             **means,
             "lr": rates[stage_def.main],
             **{f"lr/{name}": value for name, value in rates.items()},
             "steps_per_s": rate,
-            "images_per_s": rate * config.batch_size,
+            "images_per_s": rate * self.config.batch_size,
         }
-        writer.write(record)
+        self.writer.write(record)
         main_terms = {name: value for name, value in means.items() if name.startswith(f"{stage_def.main}/")}
-        bar.set_postfix({name: f"{value:.3g}" for name, value in main_terms.items()}, refresh=False)
-        last_log = (trainer.step, now)
-        budget = stage_config.budget_minutes
-        return broadcast_flag(budget is not None and elapsed() > budget * 60, context)
+        self.bar.set_postfix({name: f"{value:.3g}" for name, value in main_terms.items()}, refresh=False)
+        self.last_log = (trainer.step, now)
+        budget = self.config.stages[self.stage].budget_minutes
+        return broadcast_flag(budget is not None and self.elapsed() > budget * 60, self.context)
 
-    bar = tqdm(
-        total=schedule.total_steps,
-        initial=trainer.step,
-        desc=stage,
-        unit="step",
-        dynamic_ncols=True,
-        disable=not (progress and context.is_main),
-    )
-    iterator = None
-    out_of_time = False
-    with logging_redirect_tqdm():
-        while trainer.step < schedule.total_steps and not out_of_time:
-            if iterator is None:
-                sampler.set_position(epoch, step_in_epoch * batch_per_device * rounds)
-                iterator = iter(loader)
-            micro_batches = []
-            for _ in range(rounds):
-                indices, batch = next(iterator)
-                micro_batches.append(
-                    (indices.tolist(), to_device(batch, context.device, channels_last=config.channels_last))
-                )
-            trainer.train_step(micro_batches, epoch=epoch)
-            bar.update(1)
-            step_in_epoch += 1
-            if step_in_epoch == steps_per_epoch:
-                epoch, step_in_epoch, iterator = epoch + 1, 0, None
-            if trainer.step % config.log_interval == 0:
-                out_of_time = log()
-            if trainer.step % config.grid_interval == 0:
-                write_grid()
-            if trainer.step % config.checkpoint_interval == 0 and trainer.step < schedule.total_steps:
-                save(finished=False)
+    def write_grid(self) -> None:
+        """The EMA generators' try-ons of the fixed grid batch, as a PNG and in TensorBoard."""
+        if not self.context.is_main:
+            return
+        batch, unpaired = self.grid
+        image = render_grid(
+            self.trainer.ema,
+            batch,
+            unpaired=unpaired,
+            config=self.model_config,
+            seed=self.config.seed,
+            channels_last=self.config.channels_last,
+        )
+        write_rgb(self.run_dir / "grids" / f"step_{self.trainer.step:07d}.png", image)
+        self.writer.add_image("tryon", image, self.trainer.step)
+
+    def save(self, *, finished: bool) -> None:
+        """Write the checkpoint: the trainer's state, the data position, the time and the RNG states."""
+        if not self.context.is_main:
+            return
+        state = self.trainer.state_dict()
+        state.update(
+            epoch=self.epoch,
+            step_in_epoch=self.step_in_epoch,
+            elapsed=self.elapsed(),
+            finished=finished,
+            rng=capture_rng(self.context.device),
+            train_config=json.dumps(self.config.to_dict()),
+        )
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, model_config=self.model_config, state=state)
+
+    def finish(self, *, out_of_time: bool) -> None:
+        """Log the partial interval, save the finished checkpoint and draw the last grid."""
+        trainer = self.trainer
         if trainer.stats.counts:
-            log()
+            self.log()
         if out_of_time:
             logger.info(
                 "stage %s: time budget of %s min spent at step %d",
-                stage,
-                stage_config.budget_minutes,
+                self.stage,
+                self.config.stages[self.stage].budget_minutes,
                 trainer.step,
             )
-        save(finished=True)
-        if trainer.step % config.grid_interval:
-            write_grid()
-    bar.close()
-    writer.close()
-    del iterator, loader
-    barrier(context)
-    return checkpoint_path
+        self.save(finished=True)
+        if trainer.step % self.config.grid_interval:
+            self.write_grid()
+
+    def close(self) -> None:
+        """Close the progress bar and the statistics, and drop the data iterator."""
+        self.bar.close()
+        self.writer.close()
+        self.iterator = None
