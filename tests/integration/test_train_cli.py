@@ -194,7 +194,7 @@ def stage_losses(run: Path, stage: str) -> list[dict]:
 def worn_region_error(generators: TryOnGenerators, config, batch) -> float:
     """Mean absolute error of the paired try-on inside the person's garment, where it must put the garment."""
     torch.manual_seed(0)
-    pipeline = TryOnPipeline(generators, config)
+    pipeline = TryOnPipeline(generators, config, precision="fp32")
     person = pipeline.represent(batch.image, batch.label, batch.keypoints)
     image = pipeline(person, batch.garment, batch.garment_mask).image
     worn = person.worn_garment
