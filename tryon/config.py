@@ -196,8 +196,11 @@ class LossWeights:
     sgm_feature_matching: float = 0.0  # G1, G2: ACGPN matches discriminator features only for images
     warped_l1: float = 1.0  # warp: TPS-warped garment vs the person's garment pixels (ACGPN: 1)
     warped_mask_l1: float = 1.0  # warp: warped garment mask vs the worn-garment mask (ACGPN: 1)
+    warped_mask_dice: float = 1.0  # warp: ours; multi-scale Dice of the warped mask on the worn mask,
+    # a signal normalised by the garment's area, where the frame-averaged L1 above is tiny
     warped_vgg: float = 0.0  # warp: perceptual, warped garment (ACGPN: 1; ours 0, a VGG pass for a weak TPS signal)
-    tps_constraint: float = 1.0  # warp: second-order constraint on the control grid (ours; ACGPN: 0.1 per term)
+    tps_constraint: float = 0.01  # warp: second-order constraint on the control grid (ours; ACGPN: 0.1 per
+    # term of its own form; with the Dice term a stronger constraint keeps the grid near the alignment)
     refined_l1: float = 10.0  # warp: refined garment vs the person's garment pixels (ACGPN: 10)
     refined_vgg: float = 10.0  # warp: perceptual, refined garment, when vgg_weights is set (ACGPN: 10)
     composition_l1: float = 1.0  # warp: composition mask vs the worn mask, prefer copying the warp (ACGPN: 1)

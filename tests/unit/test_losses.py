@@ -16,6 +16,7 @@ from tryon.losses import (
     l1_loss,
     layout_cross_entropy,
     mask_bce,
+    mask_overlap_loss,
     perceptual_loss,
     r1_penalty,
     tps_constraint_loss,
@@ -139,3 +140,17 @@ def test_balanced_cross_entropy_is_a_per_sample_weighted_mean():
     weights = torch.ones(16)
     weights[0] = 15**0.5
     torch.testing.assert_close(halves[0], (per_pixel * weights).sum() / weights.sum())
+
+
+def test_mask_overlap_loss_is_zero_for_equal_masks_and_reaches_past_the_edge():
+    target = torch.zeros(1, 1, 16, 16)
+    target[..., 4:12, 4:12] = 1
+    assert mask_overlap_loss(target, target).item() < 1e-3
+    assert mask_overlap_loss(torch.zeros_like(target), target).item() > 0.99
+    # A mask two pixels off still gets a gradient from the pooled scales, normalised by area.
+    shifted = torch.zeros_like(target)
+    shifted[..., 4:12, 6:14] = 1
+    shifted.requires_grad_(True)
+    mask_overlap_loss(shifted, target).backward()
+    assert shifted.grad[..., 4:12, 12:14].sum() > 0  # the part that spills over is pushed down
+    assert shifted.grad[..., 4:12, 6:12].sum() < 0  # the overlapping part is pulled up

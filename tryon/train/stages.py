@@ -24,6 +24,7 @@ from tryon.losses import (
     l1_loss,
     layout_cross_entropy,
     mask_bce,
+    mask_overlap_loss,
     perceptual_loss,
     tps_constraint_loss,
 )
@@ -209,6 +210,7 @@ def warp_forward(
     terms = {
         "warped_l1": Term(weights.warped_l1, l1_loss(warped, target)),
         "warped_mask_l1": Term(weights.warped_mask_l1, l1_loss(warp.warped_mask, worn)),
+        "warped_mask_dice": Term(weights.warped_mask_dice, mask_overlap_loss(warp.warped_mask, worn)),
         "tps_constraint": Term(weights.tps_constraint, tps_constraint_loss(warp.control_points)),
         "refined_l1": Term(weights.refined_l1, l1_loss(warp.refined_garment, target)),
         "composition_l1": Term(weights.composition_l1, l1_loss(warp.composition_mask, worn)),
