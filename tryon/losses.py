@@ -106,12 +106,18 @@ def l1_loss(output: Tensor, target: Tensor) -> Tensor:
     return F.l1_loss(output.float(), target.float())
 
 
+MAX_CLASS_WEIGHT = 10.0
+"""Cap of a class's weight: a class of a few stray pixels must not outweigh the layout."""
+
+
 def class_balance_weights(labels: Tensor, num_classes: int, *, power: float) -> Tensor:
     """(B, num_classes) weights (max count / count) ** power of the classes in each sample's id map.
 
     Within a sample the most frequent class (the background) weighs 1 and rarer ones more, so thin
     regions such as arms are not drowned by the pixels around them; power 0 gives equal weights.
-    Absent classes get weight 1 (they contribute no pixels). Per sample, so that a batch split into
+    Weights are capped at `MAX_CLASS_WEIGHT`, so that a few stray pixels cannot dominate a sample's
+    loss (and make its gradient hang on their last bits). Absent classes get weight 1 (they contribute
+    no pixels). Per sample, so that a batch split into
     micro-batches gets the same weights; counted on the device, without a host round-trip.
     """
     ids = labels.reshape(labels.shape[0], -1).long()
@@ -119,7 +125,7 @@ def class_balance_weights(labels: Tensor, num_classes: int, *, power: float) -> 
     counts = torch.zeros(ids.shape[0], num_classes, device=ids.device).scatter_add_(
         1, ids, torch.ones_like(ids, dtype=torch.float32)
     )
-    weights = (counts.amax(dim=1, keepdim=True) / counts.clamp_min(1)).pow(power)
+    weights = (counts.amax(dim=1, keepdim=True) / counts.clamp_min(1)).pow(power).clamp_max(MAX_CLASS_WEIGHT)
     return torch.where(counts > 0, weights, torch.ones_like(weights))
 
 

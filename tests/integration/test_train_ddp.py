@@ -39,6 +39,13 @@ the first moment (beta1 = 0.5) nearly cancels and last-bit differences show; one
 samples per round and one with 2 x 2 rounds differ as much. Gradients summed instead of averaged,
 or not exchanged at all, put this ratio near 1."""
 
+AFTER_G1_ARGMAX = ("G2/", "D2/")
+"""Terms computed from G1's discrete layout (G2 sees its argmax). After the first update the two
+runs' G1 weights differ in the last bits (float summation order), which can flip the argmax of a
+pixel whose top two logits are tied to float precision: measured 2e-4 relative in G2/bce at step 1.
+Every other term, and these at step 0, must match to float precision."""
+ARGMAX_TOLERANCE = 1e-3
+
 PARAMS = """
 data:
   resolution: 64x48
@@ -161,9 +168,12 @@ def test_two_gloo_processes_match_one_process_with_the_same_effective_batch(tmp_
         )
         assert json.loads((single / stage / "options.json").read_text())["accumulation_rounds"] == 2
         expected, got = losses(single, stage), losses(run_dir, stage)
-        assert len(got) == STEPS[stage] and got == [
-            pytest.approx(line, rel=1e-5, abs=1e-7) for line in expected
-        ]
+        assert len(got) == STEPS[stage]
+        for step, (want, have) in enumerate(zip(expected, got, strict=True)):
+            for term, value in want.items():
+                downstream = step > 0 and term.startswith(AFTER_G1_ARGMAX)
+                tolerance = ARGMAX_TOLERANCE if downstream else 1e-5
+                assert have[term] == pytest.approx(value, rel=tolerance, abs=1e-7), (stage, step, term)
         reference = load_checkpoint(single / stage / "checkpoint.pt")
         networks = {
             "generators": TryOnGenerators.from_config(reference.model_config),

@@ -64,4 +64,5 @@ def test_the_repository_params_file_has_a_demo_sized_schedule():
     config = load_params(REPO / "params.yaml").train
     assert set(config.stages) == set(TRAINING_STAGES)
     assert all(stage.budget_minutes is not None for stage in config.stages.values())
-    assert all(stage.epochs <= TrainConfig().stages[name].epochs for name, stage in config.stages.items())
+    # The demo stops each stage at a few hundred steps (at least 300, the main job's promise).
+    assert all(300 <= stage.max_steps <= 1000 for stage in config.stages.values())
