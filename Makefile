@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch is pinned here and in pyproject.toml; torchvision is deliberately absent.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[serve,pipeline,dvc,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

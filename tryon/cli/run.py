@@ -1,7 +1,4 @@
-"""The `tryon` command line: a thin layer over the package.
-
-Heavy modules (torch, OpenCV) are imported inside the commands so that `tryon --help` stays instant.
-"""
+"""`tryon train`, `infer`, `evaluate` and `demo`: the commands that run the networks."""
 
 from __future__ import annotations
 
@@ -13,105 +10,8 @@ from typing import Annotated
 
 import typer
 
-from tryon.config import DataConfig, EvalConfig, Resolution, load_params
-
-app = typer.Typer(help="ACGPN virtual try-on: data, training, evaluation and serving.", no_args_is_help=True)
-data_app = typer.Typer(help="Create, import, check and preview datasets in the ACGPN/VITON layout.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-
-SizeOption = Annotated[str, typer.Option("--size", help="Image size HxW: 256x192, 512x384 or 1024x768.")]
-PhaseOption = Annotated[str, typer.Option("--phase", help="Dataset phase: train or test.")]
-ParamsOption = Annotated[
-    Path | None,
-    typer.Option("--params", help="params.yaml to read; built-in defaults when omitted.", exists=True, dir_okay=False),
-]
-
-
-def _resolution(size: str) -> Resolution:
-    try:
-        return Resolution.parse(size)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--size") from None
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    return typer.Exit(code=1)
-
-
-@data_app.command("synth")
-def data_synth(
-    out: Annotated[Path, typer.Option("--out", help="Dataset root to write.")],
-    n: Annotated[int, typer.Option("--n", min=2, help="Number of training pairs.")] = 64,
-    n_test: Annotated[
-        int | None, typer.Option("--n-test", min=2, help="Test pairs; a quarter of --n (at least 2) by default.")
-    ] = None,
-    size: SizeOption = "256x192",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes identical files.")] = 0,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes; all cores by default.")] = None,
-) -> None:
-    """Write a synthetic dataset with exact ground truth (layouts, poses, unpaired try-on targets)."""
-    from tryon.data.synthetic import generate_dataset
-
-    summary = generate_dataset(
-        out, n_train=n, n_test=n_test or max(2, n // 4), resolution=_resolution(size), seed=seed, workers=workers
-    )
-    typer.echo(
-        f"synth: wrote {summary.n_train} train + {summary.n_test} test pairs at {summary.resolution} "
-        f"to {summary.root} in {summary.seconds:.1f} s"
-    )
-
-
-@data_app.command("validate")
-def data_validate(
-    root: Annotated[Path, typer.Argument(help="Dataset root in the ACGPN/VITON layout.")],
-    size: SizeOption = "256x192",
-    phase: Annotated[list[str] | None, typer.Option("--phase", help="Phases to check; all present by default.")] = None,
-    max_pixels: Annotated[
-        int, typer.Option("--max-pixels", min=1, help="Images with more pixels are refused as decompression bombs.")
-    ] = DataConfig.max_image_pixels,
-) -> None:
-    """Check a whole dataset and report every problem with its file; exits 1 when any is found."""
-    from tryon.data.validate import validate_dataset
-
-    report = validate_dataset(root, resolution=_resolution(size), phases=phase, max_image_pixels=max_pixels)
-    for problem in report.problems:
-        typer.echo(str(problem), err=True)
-    if not report.ok:
-        raise _fail(report.summary())
-    typer.echo(report.summary())
-
-
-@data_app.command("add-garments")
-def data_add_garments(
-    src_dir: Annotated[Path, typer.Argument(help="Folder of laydown product photos (JPEG/PNG, white background).", exists=True, file_okay=False)],
-    root: Annotated[Path, typer.Argument(help="Dataset root to add the garments to.")],
-    phase: PhaseOption = "train",
-    size: SizeOption = "256x192",
-) -> None:
-    """Mask, centre and resize garment photos into {phase}_color and {phase}_edge; reports refused files."""
-    from tryon.data.garments import add_garments
-
-    report = add_garments(src_dir, root, phase=phase, resolution=_resolution(size))
-    for problem in report.refused:
-        typer.echo(f"refused {problem}", err=True)
-    typer.echo(report.summary())
-    if report.refused:
-        raise typer.Exit(code=1)
-
-
-@data_app.command("preview")
-def data_preview(
-    root: Annotated[Path, typer.Argument(help="Dataset root.")],
-    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("preview.png"),
-    phase: PhaseOption = "train",
-    samples: Annotated[int, typer.Option("--samples", min=1, help="Number of pairs to show.")] = 4,
-) -> None:
-    """Write a contact sheet of samples: person, layout, pose, garment and garment mask."""
-    from tryon.data.layout import DatasetLayout
-    from tryon.data.preview import write_preview
-
-    typer.echo(f"preview: {write_preview(DatasetLayout(root, phase), out, samples=samples)}")
+from tryon.cli.app import ParamsOption, PhaseOption, app, fail
+from tryon.config import EvalConfig, load_params
 
 
 @app.command("train")
@@ -145,7 +45,7 @@ def train(
             progress=progress,
         )
     except (FileNotFoundError, FileExistsError, ValueError) as error:
-        raise _fail(f"train: {error}") from None
+        raise fail(f"train: {error}") from None
     typer.echo(f"train: {checkpoint}")
 
 
@@ -166,12 +66,12 @@ def infer(
 ) -> None:
     """Put a garment on a person (--person/--garment) or run a whole pairs file (--pairs)."""
     if checkpoint is None:
-        raise _fail(
+        raise fail(
             "infer: --checkpoint is required; an untrained model's output is never presented as a try-on. "
             "Train one with `tryon train` (or `make demo`)."
         )
     if (pairs is None) == (person is None or garment is None):
-        raise _fail("infer: give either --person and --garment, or --pairs")
+        raise fail("infer: give either --person and --garment, or --pairs")
     import torch
 
     from tryon.data.dataset import TryOnDataset
@@ -187,7 +87,7 @@ def infer(
     try:
         results = try_on_pairs(pipeline, dataset, out_dir=out_dir, batch_size=batch_size)
     except FileNotFoundError as error:
-        raise _fail(f"infer: {error}") from None
+        raise fail(f"infer: {error}") from None
     if pairs is None:
         out.parent.mkdir(parents=True, exist_ok=True)
         os.replace(results[0].path, out)
@@ -238,7 +138,7 @@ def evaluate(
         try:
             gate = check_against_baseline(outcome.result.metrics, baseline, max_regression=max_regression)
         except ValueError as error:
-            raise _fail(f"quality gate: {error}") from None
+            raise fail(f"quality gate: {error}") from None
         typer.echo(gate.summary())
         if not gate.passed:
             raise typer.Exit(code=1)
@@ -261,12 +161,8 @@ def demo(
     try:
         outputs = run_demo(out=out, params=load_params(params), log=typer.echo, progress=progress)
     except InvalidDataset as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(f"report:   {outputs.report_html}")
     typer.echo(f"metrics:  {outputs.metrics_json}")
     typer.echo(f"try-ons:  {outputs.tryon_grid}")
     typer.echo(f"model:    {outputs.checkpoint}")
-
-
-if __name__ == "__main__":
-    app()

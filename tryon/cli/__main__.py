@@ -1,0 +1,5 @@
+"""`python -m tryon.cli`."""
+
+from tryon.cli import app
+
+app()
