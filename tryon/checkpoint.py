@@ -26,8 +26,16 @@ DISCRIMINATOR_STATE = "discriminators"
 """Key of the discriminator weights (training checkpoints only)."""
 
 
+FINAL_STAGE = "fusion"
+"""The stage whose checkpoint holds every generator a try-on needs."""
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint built for another resolution or network size than the one configured."""
+
+
+class UnfinishedCheckpointError(ValueError):
+    """A checkpoint from another stage than the final one, or from a stage stopped before its end."""
 
 
 @dataclass(frozen=True)
@@ -82,4 +90,23 @@ def _check_compatible(path: Path, *, found: ModelConfig, expected: ModelConfig) 
         raise CheckpointMismatchError(
             f"checkpoint {path} was built for another model: " + ", ".join(differences)
             + "; use a matching --size/--preset or a checkpoint trained for this configuration"
+        )
+
+
+def require_finished(checkpoint: Checkpoint, *, path: Path, stage: str = FINAL_STAGE) -> None:
+    """Refuse a checkpoint that is not the end of `stage` (the fusion stage unless told otherwise).
+
+    Inference, evaluation and export need every generator trained: a checkpoint of an earlier stage
+    holds an untrained G3, and one of an interrupted stage holds a half-trained one.
+    """
+    found = checkpoint.state.get("stage")
+    if found != stage:
+        raise UnfinishedCheckpointError(
+            f"checkpoint {path} is from stage {found or 'unknown'}, not {stage}: a try-on needs the {stage} "
+            f"stage trained; run `tryon train --stage {stage}` and use models/{stage}/checkpoint.pt"
+        )
+    if not checkpoint.state.get("finished", False):
+        raise UnfinishedCheckpointError(
+            f"checkpoint {path}: stage {stage} stopped at step {checkpoint.state.get('step', '?')} before it "
+            f"finished; continue it with `tryon train --stage {stage} --resume`"
         )
