@@ -9,12 +9,21 @@ same that resolves `auto` for training and inference; this adds what a results t
 To reproduce an AVX2-only machine on a newer one, set both `ATEN_CPU_CAPABILITY=avx2` (ATen's own
 kernels) and `ONEDNN_MAX_CPU_ISA=AVX2` (oneDNN's convolutions and matrix products, most of the time):
 the first alone leaves the convolutions on AVX-512.
+
+The unit: seconds alone cannot be compared across machines, so every benchmark also times the
+shared yardstick (`../shared/bench/yardstick.py`, a fixed fp32 convolution workload) in the same run
+and reports its figures in units of it: a step that takes 40 units takes 40 yardsticks on any CPU,
+and a module's GFLOP/s over the yardstick's says how close it runs to what the convolutions reach.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -62,3 +71,63 @@ def detect(device: str = "cpu", *, threads: int | None = None) -> Machine:
         threads=threads or torch.get_num_threads(),
         torch=torch.__version__,
     )
+
+
+YARDSTICK_ENV = "TRYON_YARDSTICK"
+"""Environment variable naming the yardstick script when it is not at ../shared/bench/yardstick.py."""
+
+UNIT_GFLOP = 3 * 4 * (2 * 64 * 64 * 3 * 3) * 256 * 192 / 1e9
+"""The yardstick's work: four 64-to-64 3x3 convolutions at 256x192, batch 1, each run forward, for the
+input gradient and for the weight gradient (three convolutions' worth); about 43.5 GFLOP."""
+
+
+def yardstick_path() -> Path:
+    """The yardstick script: $TRYON_YARDSTICK, else ../shared/bench/yardstick.py beside the repository."""
+    configured = os.environ.get(YARDSTICK_ENV)
+    beside_repository = Path(__file__).resolve().parents[2] / "shared" / "bench" / "yardstick.py"
+    path = Path(configured) if configured else beside_repository
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the yardstick {path} is missing: benchmark figures are reported in its units; "
+            f"set {YARDSTICK_ENV} to the path of yardstick.py"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The yardstick's time measured in this run, before and after the benchmark."""
+
+    seconds: float  # median of the measurements
+    measurements: tuple[float, ...]  # each one the yardstick's own median
+
+    def units(self, seconds: float) -> float:
+        """`seconds` on this machine expressed in yardsticks."""
+        return seconds / self.seconds
+
+    @property
+    def gflop_per_s(self) -> float:
+        return UNIT_GFLOP / self.seconds
+
+    def efficiency(self, *, flop: float, seconds: float) -> float:
+        """Achieved FLOP/s of `flop` in `seconds` as a fraction of the yardstick's."""
+        return flop / seconds / 1e9 / self.gflop_per_s
+
+    def describe(self) -> str:
+        spread = ", ".join(f"{value:.3f}" for value in self.measurements)
+        return f"1 unit = {self.seconds:.3f} s, {self.gflop_per_s:.0f} GFLOP/s (measured {spread} s here)"
+
+
+def time_yardstick(*, repeats: int = 7) -> float:
+    """The yardstick's median seconds, run in a fresh process with this process's environment."""
+    completed = subprocess.run(
+        [sys.executable, str(yardstick_path()), str(repeats)], capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the yardstick failed:\n{completed.stderr[-2000:]}")
+    return float(completed.stdout.strip().splitlines()[-1])
+
+
+def unit_from(measurements: list[float]) -> Unit:
+    """The unit of a run from its yardstick measurements (typically one before and one after)."""
+    return Unit(seconds=statistics.median(measurements), measurements=tuple(measurements))

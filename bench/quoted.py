@@ -49,3 +49,29 @@ TRYON = {
 def for_capability(quotes: dict[str, Quote], capability: str) -> Quote:
     """The quote from the machine nearest to one at `capability` (AVX-512 or not)."""
     return quotes["AVX512" if capability.upper().startswith("AVX512") else "AVX2"]
+
+
+@dataclass(frozen=True)
+class UnitQuote:
+    """The original code's cost in yardstick units, as a range over the CPUs it was measured on."""
+
+    low: float
+    high: float
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.low:g}-{self.high:g} units (quoted, not measured here: {self.source})"
+
+    def speedup(self, units: float) -> str:
+        """`units` measured here against the quoted range: a speed-up range computed from units."""
+        return (
+            f"{self.low / units:.1f}-{self.high / units:.1f}x the original code "
+            f"({units:.2f} units here against its quoted {self.low:g}-{self.high:g})"
+        )
+
+
+UNITS_SOURCE = "issue 13: the original ACGPN code timed beside the yardstick on two CPUs, fp32, 256x192"
+TRAINING_STEP_UNITS = UnitQuote(41.0, 47.0, UNITS_SOURCE)
+"""The original code's 256x192 batch-1 training step in units."""
+TRYON_UNITS = UnitQuote(8.6, 10.0, UNITS_SOURCE)
+"""The original code's 256x192 try-on in units."""

@@ -34,8 +34,8 @@ import weakref
 from pathlib import Path
 from typing import Self
 
-from machine import Machine, detect
-from quoted import TRAINING_STEP, for_capability
+from machine import Machine, Unit, detect, time_yardstick, unit_from
+from quoted import TRAINING_STEP, TRAINING_STEP_UNITS, for_capability
 from results import write_section
 from tryon.precision import resolve_precision
 
@@ -276,19 +276,23 @@ def estimate(reference: dict, size: str, batch: int, *, checkpointing: bool) -> 
     return reference["static_gb"] + saved * scale, reference["median_s"] * scale
 
 
-def row(result: dict) -> str:
+def row(result: dict, unit: Unit) -> str:
+    """One measured configuration, its time also in units and its GFLOP/s against the unit's."""
     cuda = f"{result['peak_cuda_gb']:.2f}" if result.get("peak_cuda_gb") is not None else "-"
+    efficiency = unit.efficiency(flop=result["tflop_per_step"] * 1e12, seconds=result["median_s"])
     return (
         f"| {result['preset']} | {result['size']} | {result['batch']} | {result['stage']} | "
-        f"{'yes' if result['checkpointing'] else 'no'} | {result['median_s']:.3f} | {result['images_per_s']:.2f} | "
-        f"{result['tflop_per_step']:.3f} | {result['peak_rss_gb']:.2f} | {cuda} | "
+        f"{'yes' if result['checkpointing'] else 'no'} | {result['median_s']:.3f} | "
+        f"{unit.units(result['median_s']):.2f} | {result['images_per_s']:.2f} | "
+        f"{result['tflop_per_step']:.3f} | {efficiency:.0%} | {result['peak_rss_gb']:.2f} | {cuda} | "
         f"{result['static_gb'] + result['saved_gb']:.2f} |"
     )
 
 
 HEADER = (
-    "| preset | size | batch | stage | grad. ckpt | median s/step | images/s | TFLOP/step | peak RSS GB | "
-    "peak CUDA GB | est. GB (weights+state+saved) |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "| preset | size | batch | stage | grad. ckpt | median s/step | units/step | images/s | TFLOP/step | "
+    "GFLOP/s vs unit | peak RSS GB | peak CUDA GB | est. GB (weights+state+saved) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -296,7 +300,8 @@ def skipped(
     preset: str, size: str, batch: int, stage: str, checkpointing: bool, why: str, memory: float
 ) -> str:
     ckpt = "yes" if checkpointing else "no"
-    return f"| {preset} | {size} | {batch} | {stage} | {ckpt} | skipped: {why} | | | | | ~{memory:.1f} (scaled) |"
+    empty = "| " * 7  # the measured columns
+    return f"| {preset} | {size} | {batch} | {stage} | {ckpt} | skipped: {why} {empty}~{memory:.1f} (scaled) |"
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[str, int, bool]]:
@@ -364,12 +369,17 @@ def main() -> None:
     machine = detect(args.device, threads=args.threads)
     precision = resolve_precision(args.precision, args.device).name
     print(f"Machine: {machine.describe(precision)}", flush=True)
-    table, results = main_table(args)
-    summary = summarise(results, machine)
+    before = time_yardstick()
+    print(f"Yardstick before: {before:.3f} s", flush=True)
+    entries = main_table(args, before)
+    unit = unit_from([before, time_yardstick()])
+    print(unit.describe(), flush=True)
+    table = render_table(entries, unit)
+    summary = summarise([entry for entry in entries if isinstance(entry, dict)], machine, unit)
     print(f"\n{summary}\n", flush=True)
     switches = switch_table(args, precision, machine) if args.switches else ""
     if args.write:
-        text = section(command, table, summary, switches, machine.describe(precision), args)
+        text = section(command, table, summary, switches, machine.describe(precision), unit, args)
         write_section(args.write, HEADING, text)
 
 
@@ -378,12 +388,13 @@ def report(lines: list[str], line: str) -> None:
     print(line, flush=True)
 
 
-def main_table(args: argparse.Namespace) -> tuple[str, list[dict]]:
-    """Every preset x stage x size: measured, or skipped with the estimate that ruled it out."""
+def main_table(args: argparse.Namespace, yardstick_s: float) -> list[dict | str]:
+    """Every preset x stage x size: a measured result, or the skipped row with the estimate that ruled
+    it out. Rows are printed as they come in units of the yardstick measured before the table."""
+    provisional = unit_from([yardstick_s])
     budget = memory_budget_gb(args)
-    lines: list[str] = []
-    report(lines, HEADER)
-    results = []
+    print(HEADER, flush=True)
+    entries: list[dict | str] = []
     for preset in args.presets.split(","):
         for stage in args.stages.split(","):
             reference = None
@@ -396,15 +407,21 @@ def main_table(args: argparse.Namespace) -> tuple[str, list[dict]]:
                     elif seconds > args.max_step_seconds:
                         why = f"~{seconds:.0f} s/step > {args.max_step_seconds:.0f} s"
                     if why is not None:
-                        report(lines, skipped(preset, size, batch, stage, checkpointing, why, memory))
+                        entries.append(skipped(preset, size, batch, stage, checkpointing, why, memory))
+                        print(entries[-1], flush=True)
                         continue
                 result = run_child(
                     child_command(args, preset, size, batch, stage, checkpointing=checkpointing)
                 )
                 reference = reference or result
-                results.append(result)
-                report(lines, row(result))
-    return "\n".join(lines), results
+                entries.append(result)
+                print(row(result, provisional), flush=True)
+    return entries
+
+
+def render_table(entries: list[dict | str], unit: Unit) -> str:
+    """The table of `main_table`'s entries, measured rows in `unit` (the run's: before and after)."""
+    return "\n".join([HEADER, *(entry if isinstance(entry, str) else row(entry, unit) for entry in entries)])
 
 
 def switches(precision: str, machine: Machine) -> tuple[tuple[str, dict], ...]:
@@ -446,12 +463,12 @@ def switch_table(args: argparse.Namespace, precision: str, machine: Machine) -> 
     return "\n".join(lines)
 
 
-def summarise(results: list[dict], machine: Machine) -> str:
-    """The full step at 256x192 batch 1 beside the original code's quoted figures (a speed-up on
-    the CPU only, where they were measured), and the memory that 1024x768 batch 1 needs with and
-    without gradient checkpointing."""
+def summarise(results: list[dict], machine: Machine, unit: Unit) -> str:
+    """The full step at 256x192 batch 1 beside the original code's quoted figures (speed-ups from
+    units measured in this run, on the CPU only, where they were measured), and the memory that
+    1024x768 batch 1 needs with and without gradient checkpointing."""
     quote = for_capability(TRAINING_STEP, machine.capability)
-    notes = [f"- Original ACGPN code: {quote}."]
+    notes = [f"- Yardstick: {unit.describe()}.", f"- Original ACGPN code: {TRAINING_STEP_UNITS}; {quote}."]
     references = {
         (result["preset"], result["stage"]): result
         for result in results
@@ -459,7 +476,8 @@ def summarise(results: list[dict], machine: Machine) -> str:
     }
     for (preset, stage), result in references.items():
         if stage == "full":
-            speedup = f": {quote.speedup(result['median_s'])}" if machine.device.startswith("cpu") else ""
+            units = unit.units(result["median_s"])
+            speedup = f": {TRAINING_STEP_UNITS.speedup(units)}" if machine.device.startswith("cpu") else ""
             notes.append(
                 f"- {preset}: full step {result['median_s']:.2f} s, {result['tflop_per_step']:.2f} TFLOP, "
                 f"peak RSS {result['peak_rss_gb']:.1f} GB{speedup}"
@@ -481,7 +499,13 @@ def summarise(results: list[dict], machine: Machine) -> str:
 
 
 def section(
-    command: str, table: str, summary: str, switches: str, machine_line: str, args: argparse.Namespace
+    command: str,
+    table: str,
+    summary: str,
+    switches: str,
+    machine_line: str,
+    unit: Unit,
+    args: argparse.Namespace,
 ) -> str:
     """The `## Training` section of RESULTS.md."""
     switch_part = (
@@ -494,12 +518,14 @@ def section(
 
 Command: `.venv/bin/python {command}`
 ({time.strftime("%Y-%m-%d")}; {machine_line}; channels_last {args.channels_last}, compile {args.compile},
-perceptual loss {"on" if args.vgg else "off"}).
+perceptual loss {"on" if args.vgg else "off"}; {unit.describe()}).
 
 A step is `StageTrainer.train_step`: the stage forward, every phase's backward, the optimizer steps,
 schedules and EMA; the median of {args.repeats} steps after {args.warmup} warm-up step(s), data loading excluded
 (the loader's workers overlap it). `full` trains every module in one step, as the original code does.
-FLOPs from `torch.utils.flop_counter` (forward + backward). The last column is weights, gradients, Adam
+FLOPs from `torch.utils.flop_counter` (forward + backward). `units/step` is the step in yardsticks
+timed before and after the table (machine-independent); `GFLOP/s vs unit` is the step's achieved
+GFLOP/s over the yardstick's. The last column is weights, gradients, Adam
 moments and EMA plus the peak of the tensors saved for backward; skipped rows show it scaled from
 256x192 by pixels x batch. Peak RSS includes the Python and PyTorch runtime (~0.4 GB).
 

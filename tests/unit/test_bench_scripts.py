@@ -146,3 +146,25 @@ def test_time_to_quality_trains_evaluates_and_rewrites_its_section(tmp_path):
     assert min(steps) >= 1 and int(cells[3]) == 2 * sum(steps)  # images seen = steps x batch
     assert len(cells) == 4 + len(quality.METRICS)
     assert (tmp_path / quality.PLOT_NAME).stat().st_size > 0
+
+
+def test_the_unit_comes_from_the_yardstick_run_in_this_run_and_converts_times_and_flops(tmp_path, monkeypatch):
+    import machine
+
+    fake = tmp_path / "yardstick.py"
+    fake.write_text("import sys\nprint('noise')\nprint(0.5 if sys.argv[1] == '3' else 9.9)\n")
+    monkeypatch.setenv(machine.YARDSTICK_ENV, str(fake))
+    assert machine.time_yardstick(repeats=3) == 0.5
+    unit = machine.unit_from([0.5, 0.7, 0.6])
+    assert unit.seconds == 0.6 and unit.units(12.0) == pytest.approx(20.0)
+    assert machine.UNIT_GFLOP == pytest.approx(43.49, abs=0.01)
+    assert unit.efficiency(flop=machine.UNIT_GFLOP * 1e9, seconds=1.2) == pytest.approx(0.5)
+    assert "1 unit = 0.600 s" in unit.describe() and "0.500, 0.700, 0.600" in unit.describe()
+    monkeypatch.setenv(machine.YARDSTICK_ENV, str(tmp_path / "missing.py"))
+    with pytest.raises(FileNotFoundError, match="TRYON_YARDSTICK"):
+        machine.time_yardstick()
+
+
+def test_speed_ups_against_the_original_code_are_ranges_computed_from_units():
+    assert quoted.TRAINING_STEP_UNITS.speedup(4.1).startswith("10.0-11.5x the original code (4.10 units here")
+    assert "8.6-10 units (quoted, not measured here" in str(quoted.TRYON_UNITS)
