@@ -81,54 +81,80 @@ def fuse_layout(label: ArrayT) -> ArrayT:
     return fused
 
 
-# LIP and CIHP share one 20-class table. Accessories whose side is unknown (gloves, scarves) go to
-# NOISE, which the fused layout merges into the garment region; dresses, coats and jumpsuits count
-# as upper clothes because they cover the torso the new top will cover.
-LIP_TO_ACGPN = (
-    Label.BACKGROUND,  # 0 background
-    Label.HAIR,  # 1 hat
-    Label.HAIR,  # 2 hair
-    Label.NOISE,  # 3 glove
-    Label.FACE,  # 4 sunglasses
-    Label.UPPER_CLOTHES,  # 5 upper clothes
-    Label.UPPER_CLOTHES,  # 6 dress
-    Label.UPPER_CLOTHES,  # 7 coat
-    Label.PANTS,  # 8 socks
-    Label.PANTS,  # 9 pants
-    Label.UPPER_CLOTHES,  # 10 jumpsuit
-    Label.NOISE,  # 11 scarf
-    Label.PANTS,  # 12 skirt
-    Label.FACE,  # 13 face
-    Label.LEFT_ARM,  # 14 left arm
-    Label.RIGHT_ARM,  # 15 right arm
-    Label.LEFT_LEG,  # 16 left leg
-    Label.RIGHT_LEG,  # 17 right leg
-    Label.LEFT_SHOE,  # 18 left shoe
-    Label.RIGHT_SHOE,  # 19 right shoe
+# Parser tables: each parser's classes in id order, by their published names, and the ACGPN id each
+# becomes. Accessories whose side is unknown (gloves, scarves, belts, bags) go to NOISE, which the
+# fused layout merges into the garment region; dresses, coats and jumpsuits count as upper clothes
+# because they cover the torso the new top will cover.
+LIP_CLASSES = (
+    ("Background", Label.BACKGROUND),
+    ("Hat", Label.HAIR),
+    ("Hair", Label.HAIR),
+    ("Glove", Label.NOISE),
+    ("Sunglasses", Label.FACE),
+    ("Upper-clothes", Label.UPPER_CLOTHES),
+    ("Dress", Label.UPPER_CLOTHES),
+    ("Coat", Label.UPPER_CLOTHES),
+    ("Socks", Label.PANTS),
+    ("Pants", Label.PANTS),
+    ("Jumpsuits", Label.UPPER_CLOTHES),
+    ("Scarf", Label.NOISE),
+    ("Skirt", Label.PANTS),
+    ("Face", Label.FACE),
+    ("Left-arm", Label.LEFT_ARM),
+    ("Right-arm", Label.RIGHT_ARM),
+    ("Left-leg", Label.LEFT_LEG),
+    ("Right-leg", Label.RIGHT_LEG),
+    ("Left-shoe", Label.LEFT_SHOE),
+    ("Right-shoe", Label.RIGHT_SHOE),
 )
 
-ATR_TO_ACGPN = (
-    Label.BACKGROUND,  # 0 background
-    Label.HAIR,  # 1 hat
-    Label.HAIR,  # 2 hair
-    Label.FACE,  # 3 sunglasses
-    Label.UPPER_CLOTHES,  # 4 upper clothes
-    Label.PANTS,  # 5 skirt
-    Label.PANTS,  # 6 pants
-    Label.UPPER_CLOTHES,  # 7 dress
-    Label.NOISE,  # 8 belt
-    Label.LEFT_SHOE,  # 9 left shoe
-    Label.RIGHT_SHOE,  # 10 right shoe
-    Label.FACE,  # 11 face
-    Label.LEFT_LEG,  # 12 left leg
-    Label.RIGHT_LEG,  # 13 right leg
-    Label.LEFT_ARM,  # 14 left arm
-    Label.RIGHT_ARM,  # 15 right arm
-    Label.NOISE,  # 16 bag
-    Label.NOISE,  # 17 scarf
+# CIHP has LIP's classes but one: its id 10 is torso skin where LIP's is jumpsuits. ACGPN has no skin
+# class for the torso. Torso skin is not garment, so it must stay out of UPPER_CLOTHES (the worn
+# garment G2 learns and G3 repaints); it is not a fixed body part either, since a new top with
+# another neckline may cover it or bare more of it. NOISE is the id for exactly that: kept apart in
+# the parsing map, merged into the garment region of the fused layout, where G1 decides anew what
+# the new garment covers.
+CIHP_CLASSES = (
+    *LIP_CLASSES[:10],
+    ("Torso-skin", Label.NOISE),
+    *LIP_CLASSES[11:],
 )
 
-PARSER_REMAPS = {"lip": LIP_TO_ACGPN, "cihp": LIP_TO_ACGPN, "atr": ATR_TO_ACGPN}
+ATR_CLASSES = (
+    ("Background", Label.BACKGROUND),
+    ("Hat", Label.HAIR),
+    ("Hair", Label.HAIR),
+    ("Sunglasses", Label.FACE),
+    ("Upper-clothes", Label.UPPER_CLOTHES),
+    ("Skirt", Label.PANTS),
+    ("Pants", Label.PANTS),
+    ("Dress", Label.UPPER_CLOTHES),
+    ("Belt", Label.NOISE),
+    ("Left-shoe", Label.LEFT_SHOE),
+    ("Right-shoe", Label.RIGHT_SHOE),
+    ("Face", Label.FACE),
+    ("Left-leg", Label.LEFT_LEG),
+    ("Right-leg", Label.RIGHT_LEG),
+    ("Left-arm", Label.LEFT_ARM),
+    ("Right-arm", Label.RIGHT_ARM),
+    ("Bag", Label.NOISE),
+    ("Scarf", Label.NOISE),
+)
+
+PARSER_CLASSES = {"lip": LIP_CLASSES, "cihp": CIHP_CLASSES, "atr": ATR_CLASSES}
+"""Each supported human parser's class table: (published class name, ACGPN id) in the parser's id order."""
+
+PARSERS = tuple(PARSER_CLASSES)
+
+
+def _remap(classes: tuple[tuple[str, Label], ...]) -> tuple[Label, ...]:
+    return tuple(label for _, label in classes)
+
+
+LIP_TO_ACGPN = _remap(LIP_CLASSES)
+CIHP_TO_ACGPN = _remap(CIHP_CLASSES)
+ATR_TO_ACGPN = _remap(ATR_CLASSES)
+PARSER_REMAPS = {parser: _remap(classes) for parser, classes in PARSER_CLASSES.items()}
 
 
 def remap_parsing(parsing: np.ndarray, parser: str) -> np.ndarray:
@@ -139,11 +165,13 @@ def remap_parsing(parsing: np.ndarray, parser: str) -> np.ndarray:
     try:
         table = np.asarray([int(label) for label in PARSER_REMAPS[parser]], dtype=np.uint8)
     except KeyError:
-        raise ValueError(f"unknown parser {parser!r}; expected one of {sorted(PARSER_REMAPS)}") from None
+        raise ValueError(f"unknown parser {parser!r}; expected one of {list(PARSERS)}") from None
+    parsing = np.asarray(parsing)
     ids = np.unique(parsing)
     unknown = ids[(ids < 0) | (ids >= len(table))]
     if unknown.size:
         raise ValueError(
-            f"parsing map holds ids {unknown.tolist()} outside the {parser} table (0..{len(table) - 1})"
+            f"parsing map holds ids {unknown.tolist()} outside the {parser} table (0..{len(table) - 1}); "
+            "is it the output of another parser (--parser lip, cihp or atr)?"
         )
     return table[parsing]

@@ -7,11 +7,7 @@ refuses what it cannot use with a reason, and leaves files that would not change
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -19,11 +15,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from tryon.config import DataConfig, Resolution
+from tryon.data.images import UnusableImage, decode_image
+from tryon.data.importing import ImportReport, install, list_photos, stage
 from tryon.data.layout import MASK_THRESHOLD, DatasetLayout, write_mask, write_rgb
-from tryon.data.validate import Problem, UnusableImage, decode_image
+from tryon.data.progress import progress_bar
+from tryon.data.validate import Problem
 
 WHITE = 255
-SOURCE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 # The background is measured on the photo's border; a pixel is garment when it is darker or more
 # colourful than the background by more than the background's own noise allows.
@@ -41,20 +39,6 @@ MAX_GARMENT_SHARE = 0.9  # above it there is no white background around the garm
 
 class GarmentError(ValueError):
     """A photo that shows no usable garment on a white background."""
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What `add_garments` did: garments written (new or changed), left as they were, and refused."""
-
-    added: tuple[Path, ...]
-    unchanged: tuple[Path, ...]
-    refused: tuple[Problem, ...]
-
-    def summary(self) -> str:
-        """One line, e.g. `garments: 3 added, 1 unchanged, 2 refused`."""
-        counts = (len(self.added), len(self.unchanged), len(self.refused))
-        return "garments: {} added, {} unchanged, {} refused".format(*counts)
 
 
 def garment_mask(photo: np.ndarray) -> np.ndarray:
@@ -123,34 +107,39 @@ def add_garments(
     phase: str = "train",
     resolution: Resolution,
     max_image_pixels: int = DataConfig.max_image_pixels,
+    progress: bool = False,
 ) -> ImportReport:
     """Add every laydown photo (JPEG or PNG) of `src_dir` to the dataset at `root` as garment NAME.
 
     Writes `{phase}_color/NAME.jpg` and `{phase}_edge/NAME.jpg` atomically. Output is deterministic,
     and a file whose new content equals the old is not rewritten, so running it again on the same
     folder changes nothing. Every file it cannot use is refused with its reason; the others go on.
+    `progress` shows a bar on stderr.
     """
     src_dir = Path(src_dir)
     if not src_dir.is_dir():
         raise FileNotFoundError(f"{src_dir}: no such folder of garment photos")
     layout = DatasetLayout(root, phase)
-    sources, refused = _sources(src_dir)
+    sources, refused = list_photos(src_dir, kind="garment")
     added: list[Path] = []
     unchanged: list[Path] = []
     for directory in (layout.garment_dir, layout.garment_mask_dir):
         directory.mkdir(parents=True, exist_ok=True)
     # Staged beside the dataset, on the same file system, so that moving a file into place is atomic.
     with tempfile.TemporaryDirectory(dir=layout.root, prefix=".add-garments-") as scratch:
-        for name, path in sources:
+        for name, path in progress_bar(sources, total=len(sources), unit="garments", enabled=progress):
             try:
                 photo = _as_shown_on_white(decode_image(path, max_image_pixels=max_image_pixels))
                 image, mask = prepare_garment(photo, resolution=resolution)
             except (UnusableImage, GarmentError) as error:
                 refused.append(Problem(path, str(error)))
                 continue
-            changed = _install(layout.garment(name), image, write_rgb, Path(scratch))
-            changed |= _install(layout.garment_mask(name), mask, write_mask, Path(scratch))
-            (added if changed else unchanged).append(layout.garment(name))
+            files = {
+                layout.garment(name): stage(Path(scratch), layout.garment(name), image, write_rgb),
+                layout.garment_mask(name): stage(Path(scratch), layout.garment_mask(name), mask, write_mask),
+            }
+            changed = [install(staged, target) for target, staged in files.items()]
+            (added if any(changed) else unchanged).append(layout.garment(name))
     return ImportReport(
         added=tuple(added), unchanged=tuple(unchanged), refused=tuple(sorted(refused, key=lambda p: p.path))
     )
@@ -167,47 +156,6 @@ def _as_shown_on_white(image: Image.Image) -> np.ndarray:
         backdrop = Image.new("RGBA", image.size, (WHITE, WHITE, WHITE, WHITE))
         image = Image.alpha_composite(backdrop, image.convert("RGBA"))
     return np.asarray(image.convert("RGB"))
-
-
-def _sources(src_dir: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
-    """The photos to import as (garment name, path) in sorted order, and the files refused by name."""
-    by_name: dict[str, list[Path]] = defaultdict(list)
-    refused: list[Problem] = []
-    for path in sorted(src_dir.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
-            continue
-        if path.suffix.lower() not in SOURCE_SUFFIXES:
-            refused.append(Problem(path, f"not a photo: expected one of {', '.join(SOURCE_SUFFIXES)}"))
-        elif any(character.isspace() for character in path.stem):
-            refused.append(Problem(path, "name holds whitespace, which pairs files cannot list; rename it"))
-        else:
-            # Case-insensitive, as the validator compares names: such names clash on macOS and Windows.
-            by_name[path.stem.casefold()].append(path)
-    sources = []
-    for paths in by_name.values():
-        if len(paths) == 1:
-            sources.append((paths[0].stem, paths[0]))
-            continue
-        names = ", ".join(path.name for path in paths)
-        reason = f"several photos would become one garment ({names}); rename all but one"
-        refused.extend(Problem(path, reason) for path in paths)
-    return sorted(sources), refused
-
-
-def _install(
-    target: Path, array: np.ndarray, write: Callable[[Path, np.ndarray], None], scratch: Path
-) -> bool:
-    """Write `array` to `target` with the layout writer unless the file already holds the same bytes.
-
-    Returns whether `target` changed. Leaving equal files alone keeps their mtimes, so DVC and make
-    see nothing new.
-    """
-    staged = scratch / target.parent.name / target.name
-    write(staged, array)
-    if target.exists() and target.read_bytes() == staged.read_bytes():
-        return False
-    os.replace(staged, target)
-    return True
 
 
 def _check_coverage(mask: np.ndarray) -> None:

@@ -4,17 +4,19 @@ A dataset root holds, per phase (`train` or `test`)::
 
     {phase}_img/NAME.jpg                 person image, RGB
     {phase}_label/NAME.png               parsing map, ACGPN ids (tryon.labels)
-    {phase}_pose/NAME_keypoints.json     OpenPose COCO-18
+    {phase}_pose/NAME_keypoints.json     OpenPose COCO-18 (BODY_25 is read too: tryon.data.pose)
     {phase}_color/CLOTH.jpg              laydown garment on white
     {phase}_edge/CLOTH.jpg               garment mask
     {phase}_pairs.txt                    `NAME.jpg CLOTH.jpg` per line (optional)
     {phase}_unpaired_gt/NAME.jpg         synthetic only: the person wearing another garment
     {phase}_unpaired.txt                 synthetic only: `NAME.jpg CLOTH.jpg` for those images
+
+Every image is read through `tryon.data.images.read_image`: decompression bombs and truncated or
+corrupt files raise UnusableImage naming the file, as the validator reports them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,9 @@ import numpy as np
 from PIL import Image
 
 from tryon.atomic import atomic_path
-from tryon.labels import NUM_KEYPOINTS
+from tryon.config import DataConfig
+from tryon.data.images import read_image
+from tryon.data.pose import PoseFormatError, read_pose, write_pose  # noqa: F401  (pose files are part of the contract)
 
 PHASES = ("train", "test")
 IMAGE_SUFFIX = ".jpg"
@@ -31,10 +35,6 @@ LABEL_SUFFIX = ".png"
 POSE_SUFFIX = "_keypoints.json"
 JPEG_QUALITY = 95
 MASK_THRESHOLD = 128  # JPEG masks are near-binary; this splits them back into 0/1
-
-
-class PoseFormatError(ValueError):
-    """A pose file that does not follow the OpenPose COCO-18 JSON format."""
 
 
 @dataclass(frozen=True)
@@ -176,66 +176,22 @@ def write_pairs(path: Path, pairs: Iterable[Pair]) -> None:
     atomic_write_text(path, "".join(f"{pair.person} {pair.garment}\n" for pair in pairs))
 
 
-def read_pose(path: Path) -> np.ndarray:
-    """Read OpenPose COCO-18 JSON into an (18, 3) float32 array of (x, y, confidence) in pixels.
-
-    Accepts the keypoints under `pose_keypoints` (OpenPose 1.0, as in VITON) or `pose_keypoints_2d`.
-    """
-    try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PoseFormatError(f"{path}: not readable JSON ({error})") from error
-    people = document.get("people") if isinstance(document, dict) else None
-    if not isinstance(people, list):
-        raise PoseFormatError(f"{path}: no 'people' list")
-    if not people:
-        raise PoseFormatError(f"{path}: 'people' is empty (no person detected)")
-    person = people[0]
-    keypoints = None
-    if isinstance(person, dict):
-        keypoints = person.get("pose_keypoints_2d", person.get("pose_keypoints"))
-    if not isinstance(keypoints, list):
-        raise PoseFormatError(f"{path}: people[0] has neither 'pose_keypoints' nor 'pose_keypoints_2d'")
-    if len(keypoints) != NUM_KEYPOINTS * 3:
-        raise PoseFormatError(
-            f"{path}: {len(keypoints)} values, expected {NUM_KEYPOINTS * 3} (COCO-18 x, y, confidence)"
-        )
-    try:
-        array = np.asarray(keypoints, dtype=np.float32).reshape(NUM_KEYPOINTS, 3)
-    except (TypeError, ValueError) as error:
-        raise PoseFormatError(f"{path}: keypoints are not all numbers ({error})") from error
-    if not np.isfinite(array).all():
-        raise PoseFormatError(f"{path}: keypoints hold NaN or infinite values")
-    return array
+def read_rgb(path: Path, *, max_image_pixels: int = DataConfig.max_image_pixels) -> np.ndarray:
+    """Read an image as an (H, W, 3) uint8 RGB array; UnusableImage names the file when it cannot."""
+    return np.asarray(read_image(path, max_image_pixels=max_image_pixels).convert("RGB"))
 
 
-def write_pose(path: Path, keypoints: np.ndarray, *, key: str = "pose_keypoints") -> None:
-    """Write (18, 3) keypoints as OpenPose JSON under `key` (`pose_keypoints` or `pose_keypoints_2d`)."""
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    if keypoints.shape != (NUM_KEYPOINTS, 3):
-        raise ValueError(f"keypoints have shape {keypoints.shape}, expected ({NUM_KEYPOINTS}, 3)")
-    values = [round(float(v), 3) for v in keypoints.reshape(-1)]
-    atomic_write_text(path, json.dumps({"version": 1.0, "people": [{key: values}]}))
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """Read an image as an (H, W, 3) uint8 RGB array."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def read_label(path: Path) -> np.ndarray:
+def read_label(path: Path, *, max_image_pixels: int = DataConfig.max_image_pixels) -> np.ndarray:
     """Read a parsing map as an (H, W) uint8 array of label ids."""
-    with Image.open(path) as image:
-        if image.mode not in ("L", "P"):
-            raise ValueError(f"{path}: parsing map has mode {image.mode}, expected single-channel (L or P)")
-        return np.asarray(image)
+    image = read_image(path, max_image_pixels=max_image_pixels)
+    if image.mode not in ("L", "P"):
+        raise ValueError(f"{path}: parsing map has mode {image.mode}, expected single-channel (L or P)")
+    return np.asarray(image)
 
 
-def read_mask(path: Path) -> np.ndarray:
+def read_mask(path: Path, *, max_image_pixels: int = DataConfig.max_image_pixels) -> np.ndarray:
     """Read a (possibly JPEG-compressed) mask as an (H, W) bool array."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert("L")) >= MASK_THRESHOLD
+    return np.asarray(read_image(path, max_image_pixels=max_image_pixels).convert("L")) >= MASK_THRESHOLD
 
 
 def write_rgb(path: Path, image: np.ndarray) -> None:

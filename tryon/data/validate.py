@@ -1,25 +1,23 @@
 """Check a dataset root against the folder contract (tryon.data.layout) before anything uses it.
 
-`validate_dataset` decodes every image once, reports every problem with its file and reason, never
-stops at the first one and never modifies anything. `decode_image` is the one guarded way to read
-an image from outside (dataset files, garment photos): it refuses decompression bombs before
-decoding and turns every decoder failure into an `UnusableImage` that says why.
+`validate_dataset` decodes every image once, through the same guarded decoder as every other image
+read in tryon.data (`tryon.data.images.decode_image`), reports every problem with its file and
+reason, never stops at the first one and never modifies anything.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image
 
 from tryon.config import DataConfig, Resolution
+from tryon.data.images import UnusableImage, decode_image
 from tryon.data.layout import (
     IMAGE_SUFFIX,
     LABEL_SUFFIX,
@@ -89,10 +87,6 @@ class ValidationReport:
         return f"{self.root}: {_count(len(self.problems), 'problem')} in {_count(n_files, 'file')}"
 
 
-class UnusableImage(ValueError):
-    """An image file that cannot be used: not an image, truncated or corrupt, or too many pixels."""
-
-
 def validate_dataset(
     root: Path,
     *,
@@ -134,62 +128,18 @@ def validate_dataset(
     )
 
 
-def decode_image(path: Path, *, max_image_pixels: int) -> Image.Image:
-    """Decode an image file completely and return it detached from the file.
+def check_person_files(
+    *, image: Path, label: Path, pose: Path, resolution: Resolution, max_image_pixels: int = DataConfig.max_image_pixels
+) -> list[Problem]:
+    """The validator's checks of one person's image, parsing map and pose file, wherever they lie.
 
-    The size is read from the header first and an image over `max_image_pixels` is refused before
-    any pixel is decoded. Raises UnusableImage saying what is wrong and what to do.
+    Imports run them on what they staged, before anything enters the dataset.
     """
-    with _strict_pil(max_image_pixels):
-        try:
-            image = Image.open(path)  # lazy: parses the header only
-        except UnidentifiedImageError:
-            raise UnusableImage(
-                "not an image: its bytes are in no known image format; replace or remove it"
-            ) from None
-        except Image.DecompressionBombError:
-            raise UnusableImage(
-                f"its header claims over twice max_image_pixels={max_image_pixels}: refused as a possible "
-                "decompression bomb, not decoded; downscale it or raise data.max_image_pixels"
-            ) from None
-        except OSError as error:
-            raise UnusableImage(f"unreadable or truncated header ({error}); export it again") from None
-        with image:
-            width, height = image.size
-            if width * height > max_image_pixels:
-                raise UnusableImage(
-                    f"{height}x{width} (HxW) is {width * height} pixels, over max_image_pixels="
-                    f"{max_image_pixels}: refused as a possible decompression bomb, not decoded; "
-                    "downscale it or raise data.max_image_pixels"
-                )
-            # A truncated file fails in load() since LOAD_TRUNCATED_IMAGES is off. Decoders raise
-            # OSError, SyntaxError, EOFError, struct.error...: every one means the file is unusable.
-            try:
-                image.load()
-            except Exception as error:  # noqa: BLE001
-                raise UnusableImage(
-                    f"truncated or corrupt image data ({type(error).__name__}: {error}); export it again"
-                ) from None
-            return image.copy()  # closing the file invalidates the loaded image; the copy survives it
-
-
-@contextmanager
-def _strict_pil(max_image_pixels: int) -> Iterator[None]:
-    """Make PIL itself refuse images over the limit and truncated files, whatever the process set.
-
-    The pixel limit is a second line of defence: PIL raises DecompressionBombError above twice
-    MAX_IMAGE_PIXELS and only warns between once and twice, a warning silenced here because
-    decode_image refuses those images itself. LOAD_TRUNCATED_IMAGES is forced off because other
-    code in the process may have switched it on to read partial files, which would hide truncation.
-    """
-    previous = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
-    Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_image_pixels, False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            yield
-    finally:
-        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = previous
+    check = _PhaseCheck(DatasetLayout(image.parent), resolution, max_image_pixels)
+    check.check_rgb(image)
+    check.check_label(label)
+    check.check_pose(pose)
+    return check.problems
 
 
 class _Counts(NamedTuple):
@@ -471,7 +421,7 @@ def _files(listing: dict[str, Path] | None) -> list[Path]:
 def _without_prefix(message: str, path: Path) -> str:
     """Drop the `PATH: ` that layout errors start with, since Problem prints the path itself."""
     prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message.removeprefix(prefix)
 
 
 def _count(n: int, noun: str) -> str:
