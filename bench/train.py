@@ -107,41 +107,73 @@ def synthetic_batch(size: str, batch: int):
     return collate([dataset[index] for index in range(batch)])
 
 
-def measure(args: argparse.Namespace) -> dict:
-    """Runs inside the subprocess: one configuration, timed after warm-up."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
+def build_trainer(
+    *,
+    stage: str,
+    preset: str,
+    size: str,
+    batch: int,
+    device,
+    precision: str,
+    channels_last: bool = False,
+    checkpointing: bool = False,
+    compile: bool = False,
+    fused_optimizer: bool = True,
+    vgg: bool = True,
+):
+    """A prepared `StageTrainer` for `stage` (sgm, warp, fusion, or full: all three in one step) and
+    one batch of `batch` synthetic samples on `device`."""
     from tryon.config import ModelConfig, Resolution, StageConfig, TrainConfig
-    from tryon.nets import UNet, VGG19Features
+    from tryon.nets import VGG19Features
     from tryon.train.distributed import DistributedContext
     from tryon.train.schedule import stage_schedule
     from tryon.train.stages import STAGES as TRAINING_STAGES
     from tryon.train.stages import joint_stage
     from tryon.train.trainer import StageTrainer, to_device
 
+    model_config = ModelConfig.from_preset(preset, Resolution.parse(size))
+    config = TrainConfig(
+        precision=precision,
+        channels_last=channels_last,
+        checkpointing=checkpointing,
+        compile=compile,
+        fused_optimizer=fused_optimizer,
+        batch_size=batch,
+    )
+    trainer = StageTrainer(
+        stage=joint_stage() if stage == "full" else TRAINING_STAGES[stage],
+        model_config=model_config,
+        config=config,
+        schedule=stage_schedule(StageConfig(max_steps=10**6), steps_per_epoch=1),
+        context=DistributedContext(device=device),
+        vgg=VGG19Features() if vgg else None,
+    )
+    trainer.prepare()
+    return trainer, to_device(synthetic_batch(size, batch), device, channels_last=channels_last)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Runs inside the subprocess: one configuration, timed after warm-up."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tryon.nets import UNet
+
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    stage = joint_stage() if args.stage == "full" else TRAINING_STAGES[args.stage]
-    model_config = ModelConfig.from_preset(args.preset, Resolution.parse(args.size))
-    config = TrainConfig(
+    trainer, batch = build_trainer(
+        stage=args.stage,
+        preset=args.preset,
+        size=args.size,
+        batch=args.batch,
+        device=device,
         precision=args.precision,
         channels_last=args.channels_last,
         checkpointing=args.checkpointing,
         compile=args.compile,
         fused_optimizer=not args.foreach,
-        batch_size=args.batch,
+        vgg=args.vgg,
     )
-    trainer = StageTrainer(
-        stage=stage,
-        model_config=model_config,
-        config=config,
-        schedule=stage_schedule(StageConfig(max_steps=10**6), steps_per_epoch=1),
-        context=DistributedContext(device=device),
-        vgg=VGG19Features() if args.vgg else None,
-    )
-    trainer.prepare()
-    batch = to_device(synthetic_batch(args.size, args.batch), device, channels_last=args.channels_last)
     micro_batches = [(list(range(args.batch)), batch)]
 
     def step() -> float:

@@ -168,3 +168,18 @@ def test_the_unit_comes_from_the_yardstick_run_in_this_run_and_converts_times_an
 def test_speed_ups_against_the_original_code_are_ranges_computed_from_units():
     assert quoted.TRAINING_STEP_UNITS.speedup(4.1).startswith("10.0-11.5x the original code (4.10 units here")
     assert "8.6-10 units (quoted, not measured here" in str(quoted.TRYON_UNITS)
+
+
+def test_the_profile_names_every_network_of_the_try_on_and_writes_a_trace(tmp_path):
+    command = [
+        sys.executable, str(BENCH / "profiler.py"), "--child", "--preset", "default", "--workload", "tryon",
+        "--size", "64x48", "--batch", "1", "--threads", "1", "--precision", "fp32", "--repeats", "1",
+        "--traces", str(tmp_path),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=BENCH)
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert set(result["networks"]) == {"g1", "g2", "warper", "g3"}
+    for timed in result["networks"].values():
+        assert timed["gflop"] > 0 and timed["seconds"] > 0 and not timed["backward"]
+    assert result["operators"] and sum(operator["share"] for operator in result["operators"]) <= 1.0
+    assert json.loads(Path(result["trace"]).read_text())["traceEvents"]

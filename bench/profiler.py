@@ -1,0 +1,302 @@
+"""Where the time goes: one training step of each stage and one try-on, for both presets.
+
+For each workload (in a fresh process) it writes:
+- the top operators by self CPU time under `torch.profiler`, forward and backward together;
+- each network's achieved GFLOP/s against the yardstick's: the network is run again alone on the
+  inputs it received in the step (forward and, when it trains in that stage or passes gradients on,
+  backward) and timed, its FLOPs counted with `torch.utils.flop_counter`;
+- a Chrome trace (`chrome://tracing` or https://ui.perfetto.dev) under --traces.
+
+    .venv/bin/python bench/profiler.py --write bench/RESULTS.md
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 .venv/bin/python bench/profiler.py   # no-bf16 CPU
+
+Run it with nothing else on the machine: a busy core halves every figure. (Not `profile.py`: that
+name would shadow the standard library's `profile`, which torch imports.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from machine import detect, time_yardstick, unit_from
+from results import write_section
+
+from tryon.precision import resolve_precision
+
+HEADING = "## Profile"
+WORKLOADS = ("sgm", "warp", "fusion", "tryon")
+TOP_OPERATORS = 12
+
+
+@dataclass
+class Captured:
+    """What one network received in the step, to run it again alone."""
+
+    args: tuple
+    kwargs: dict
+    trains: bool  # whether its weights are trained in this step
+
+
+def tensors_in(value) -> list:
+    """Every tensor inside `value` (tensors, tuples, lists, dicts and dataclasses, nested)."""
+    import dataclasses
+
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [tensor for item in value for tensor in tensors_in(item)]
+    if isinstance(value, dict):
+        return [tensor for item in value.values() for tensor in tensors_in(item)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [tensor for field in dataclasses.fields(value) for tensor in tensors_in(getattr(value, field.name))]
+    return []
+
+
+def detached(value):
+    """`value` with every tensor detached and cloned; gradients required where they were."""
+    import dataclasses
+
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone().requires_grad_(value.requires_grad)
+    if isinstance(value, tuple):
+        return tuple(detached(item) for item in value)
+    if isinstance(value, list):
+        return [detached(item) for item in value]
+    if isinstance(value, dict):
+        return {key: detached(item) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [field.name for field in dataclasses.fields(value) if field.init]
+        return dataclasses.replace(value, **{name: detached(getattr(value, name)) for name in fields})
+    return value
+
+
+def networks_of(workload: str, subject) -> dict:
+    """The networks whose GFLOP/s is reported: the generators' children, the discriminators' and VGG19."""
+    if workload == "tryon":
+        return dict(subject.generators.named_children())
+    found = {f"generators.{name}": module for name, module in subject.generators.named_children()}
+    found |= {f"discriminators.{name}": module for name, module in subject.discriminators.named_children()}
+    if subject.vgg is not None:
+        found["vgg"] = subject.vgg
+    return found
+
+
+def capture_inputs(networks: dict, run) -> dict[str, Captured]:
+    """Run `run()` once and keep each network's first call's inputs."""
+    captured: dict[str, Captured] = {}
+    handles = []
+    for name, module in networks.items():
+
+        def keep(module, args, kwargs, name=name):
+            if name not in captured:
+                trains = any(parameter.requires_grad for parameter in module.parameters())
+                captured[name] = Captured(detached(args), detached(kwargs), trains)
+
+        handles.append(module.register_forward_pre_hook(keep, with_kwargs=True))
+    try:
+        run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
+def time_network(module, inputs: Captured, *, repeats: int, inference: bool, autocast) -> dict:
+    """One network alone on its captured inputs: FLOPs and median seconds per call."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    backward = not inference and (
+        inputs.trains or any(tensor.requires_grad for tensor in tensors_in((inputs.args, inputs.kwargs)))
+    )
+
+    def call() -> None:
+        with torch.inference_mode(inference), autocast():
+            output = module(*inputs.args, **inputs.kwargs)
+        if backward:
+            differentiable = [tensor for tensor in tensors_in(output) if tensor.requires_grad]
+            if differentiable:
+                sum(tensor.float().sum() for tensor in differentiable).backward()
+
+    with FlopCounterMode(display=False) as counter:
+        call()
+    call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    module.zero_grad(set_to_none=True)
+    return {"gflop": counter.get_total_flops() / 1e9, "seconds": statistics.median(times), "backward": backward}
+
+
+def profile_workload(args: argparse.Namespace) -> dict:
+    """Runs inside the subprocess: profile one workload, return its tables as JSON."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.workload == "tryon":
+        subject, run, autocast, inference = tryon_workload(args)
+    else:
+        from train import build_trainer
+
+        subject, batch = build_trainer(
+            stage=args.workload,
+            preset=args.preset,
+            size=args.size,
+            batch=args.batch,
+            device=torch.device("cpu"),
+            precision=args.precision,
+        )
+        micro_batches = [(list(range(args.batch)), batch)]
+
+        def run() -> None:
+            subject.train_step(micro_batches, epoch=0)
+
+        autocast, inference = subject.precision.autocast, False
+    run()  # warm-up: oneDNN primitives, optimizer state
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        started = time.perf_counter()
+        run()
+        profiled = time.perf_counter() - started
+    args.traces.mkdir(parents=True, exist_ok=True)
+    trace = args.traces / f"{args.preset}_{args.workload}_{args.size}.json"
+    profiler.export_chrome_trace(str(trace))
+    events = profiler.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    top = sorted(events, key=lambda event: event.self_cpu_time_total, reverse=True)[:TOP_OPERATORS]
+    operators = [
+        {"name": event.key, "ms": event.self_cpu_time_total / 1e3, "share": event.self_cpu_time_total / total,
+         "calls": event.count}
+        for event in top
+    ]
+    networks = networks_of(args.workload, subject)
+    captured = capture_inputs(networks, run)
+    timed = {
+        name: time_network(networks[name], inputs, repeats=args.repeats, inference=inference, autocast=autocast)
+        for name, inputs in captured.items()
+    }
+    return {"step_s": profiled, "operators": operators, "networks": timed, "trace": str(trace)}
+
+
+def tryon_workload(args: argparse.Namespace):
+    """A try-on with random weights on a precomputed person: (pipeline, run, autocast, inference)."""
+    import torch
+
+    from tryon.config import ModelConfig, Resolution
+    from tryon.labels import NUM_KEYPOINTS, NUM_LABELS
+    from tryon.nets import TryOnGenerators
+    from tryon.pipeline import TryOnPipeline
+
+    resolution = Resolution.parse(args.size)
+    config = ModelConfig.from_preset(args.preset, resolution)
+    pipeline = TryOnPipeline(TryOnGenerators.from_config(config), config, precision=args.precision)
+    height, width = resolution.shape
+    person = pipeline.represent(
+        torch.rand(1, 3, height, width) * 2 - 1,
+        torch.randint(0, NUM_LABELS, (1, height, width)),
+        torch.rand(1, NUM_KEYPOINTS, 3) * torch.tensor([width, height, 1.0]),
+    )
+    garment = torch.rand(args.batch, 3, height, width) * 2 - 1
+    garment_mask = (torch.rand(args.batch, 1, height, width) > 0.5).float()
+
+    def run() -> None:
+        pipeline(person, garment, garment_mask)
+
+    return pipeline, run, pipeline.precision.autocast, True
+
+
+def run_child(args: argparse.Namespace, preset: str, workload: str) -> dict:
+    command = [
+        sys.executable, __file__, "--child", "--preset", preset, "--workload", workload, "--size", args.size,
+        "--batch", str(args.batch), "--threads", str(args.threads), "--precision", args.precision,
+        "--repeats", str(args.repeats), "--traces", str(args.traces),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def tables(preset: str, workload: str, result: dict, unit) -> str:
+    """The markdown of one workload: networks against the unit, then the top operators."""
+    lines = [
+        f"### {preset}, {workload}: {result['step_s']:.3f} s profiled ({unit.units(result['step_s']):.2f} units); "
+        f"trace `{result['trace']}`",
+        "",
+        "| network | run alone | GFLOP | median s | GFLOP/s | vs unit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, timed in result["networks"].items():
+        rate = timed["gflop"] / timed["seconds"]
+        lines.append(
+            f"| {name} | {'forward + backward' if timed['backward'] else 'forward'} | {timed['gflop']:.2f} | "
+            f"{timed['seconds']:.4f} | {rate:.0f} | {rate / unit.gflop_per_s:.0%} |"
+        )
+    lines += ["", "| operator (self CPU) | ms | share | calls |", "|---|---|---|---|"]
+    lines += [
+        f"| `{operator['name']}` | {operator['ms']:.1f} | {operator['share']:.0%} | {operator['calls']} |"
+        for operator in result["operators"]
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default="default,original")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--size", default="256x192")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", default="fp32", choices=("auto", "bf16", "fp32"))
+    parser.add_argument("--repeats", type=int, default=3, help="Timed calls of each network alone (median).")
+    parser.add_argument("--traces", type=Path, default=Path("bench/traces"), help="Folder for the Chrome traces.")
+    parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--preset", help=argparse.SUPPRESS)
+    parser.add_argument("--workload", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(profile_workload(args)))
+        return
+    precision = resolve_precision(args.precision, "cpu").name
+    args.precision = precision
+    machine = detect("cpu", threads=args.threads)
+    print(f"Machine: {machine.describe(precision)}", flush=True)
+    before = time_yardstick()
+    results = {
+        (preset, workload): run_child(args, preset, workload)
+        for preset in args.presets.split(",")
+        for workload in args.workloads.split(",")
+    }
+    unit = unit_from([before, time_yardstick()])
+    parts = [tables(preset, workload, result, unit) for (preset, workload), result in results.items()]
+    text = "\n\n".join(parts)
+    print(f"{unit.describe()}\n\n{text}", flush=True)
+    if args.write:
+        command = "bench/profiler.py " + " ".join(sys.argv[1:])
+        write_section(
+            args.write,
+            HEADING,
+            f"{HEADING}\n\nCommand: `.venv/bin/python {command}`\n({time.strftime('%Y-%m-%d')}; "
+            f"{machine.describe(precision)}; {unit.describe()}; {args.size}, batch {args.batch}).\n\n"
+            "Each network is run again alone on the inputs it received in the step; `vs unit` is its "
+            "GFLOP/s over the yardstick's (four fp32 3x3 convolutions).\n\n" + text + "\n",
+        )
+
+
+if __name__ == "__main__":
+    main()
