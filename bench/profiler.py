@@ -57,7 +57,9 @@ def tensors_in(value) -> list:
     if isinstance(value, dict):
         return [tensor for item in value.values() for tensor in tensors_in(item)]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [tensor for field in dataclasses.fields(value) for tensor in tensors_in(getattr(value, field.name))]
+        return [
+            tensor for field in dataclasses.fields(value) for tensor in tensors_in(getattr(value, field.name))
+        ]
     return []
 
 
@@ -138,7 +140,11 @@ def time_network(module, inputs: Captured, *, repeats: int, inference: bool, aut
         call()
         times.append(time.perf_counter() - started)
     module.zero_grad(set_to_none=True)
-    return {"gflop": counter.get_total_flops() / 1e9, "seconds": statistics.median(times), "backward": backward}
+    return {
+        "gflop": counter.get_total_flops() / 1e9,
+        "seconds": statistics.median(times),
+        "backward": backward,
+    }
 
 
 def profile_workload(args: argparse.Namespace) -> dict:
@@ -179,14 +185,20 @@ def profile_workload(args: argparse.Namespace) -> dict:
     total = sum(event.self_cpu_time_total for event in events)
     top = sorted(events, key=lambda event: event.self_cpu_time_total, reverse=True)[:TOP_OPERATORS]
     operators = [
-        {"name": event.key, "ms": event.self_cpu_time_total / 1e3, "share": event.self_cpu_time_total / total,
-         "calls": event.count}
+        {
+            "name": event.key,
+            "ms": event.self_cpu_time_total / 1e3,
+            "share": event.self_cpu_time_total / total,
+            "calls": event.count,
+        }
         for event in top
     ]
     networks = networks_of(args.workload, subject)
     captured = capture_inputs(networks, run)
     timed = {
-        name: time_network(networks[name], inputs, repeats=args.repeats, inference=inference, autocast=autocast)
+        name: time_network(
+            networks[name], inputs, repeats=args.repeats, inference=inference, autocast=autocast
+        )
         for name, inputs in captured.items()
     }
     return {"step_s": profiled, "operators": operators, "networks": timed, "trace": str(trace)}
@@ -221,9 +233,25 @@ def tryon_workload(args: argparse.Namespace):
 
 def run_child(args: argparse.Namespace, preset: str, workload: str) -> dict:
     command = [
-        sys.executable, __file__, "--child", "--preset", preset, "--workload", workload, "--size", args.size,
-        "--batch", str(args.batch), "--threads", str(args.threads), "--precision", args.precision,
-        "--repeats", str(args.repeats), "--traces", str(args.traces),
+        sys.executable,
+        __file__,
+        "--child",
+        "--preset",
+        preset,
+        "--workload",
+        workload,
+        "--size",
+        args.size,
+        "--batch",
+        str(args.batch),
+        "--threads",
+        str(args.threads),
+        "--precision",
+        args.precision,
+        "--repeats",
+        str(args.repeats),
+        "--traces",
+        str(args.traces),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -234,8 +262,10 @@ def run_child(args: argparse.Namespace, preset: str, workload: str) -> dict:
 def tables(preset: str, workload: str, result: dict, unit) -> str:
     """The markdown of one workload: networks against the unit, then the top operators."""
     lines = [
-        f"### {preset}, {workload}: {result['step_s']:.3f} s profiled ({unit.units(result['step_s']):.2f} units); "
-        f"trace `{result['trace']}`",
+        (
+            f"### {preset}, {workload}: {result['step_s']:.3f} s profiled "
+            f"({unit.units(result['step_s']):.2f} units); trace `{result['trace']}`"
+        ),
         "",
         "| network | run alone | GFLOP | median s | GFLOP/s | vs unit |",
         "|---|---|---|---|---|---|",
@@ -255,7 +285,9 @@ def tables(preset: str, workload: str, result: dict, unit) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--presets", default="default,original")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--size", default="256x192")
@@ -263,7 +295,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="fp32", choices=("auto", "bf16", "fp32"))
     parser.add_argument("--repeats", type=int, default=3, help="Timed calls of each network alone (median).")
-    parser.add_argument("--traces", type=Path, default=Path("bench/traces"), help="Folder for the Chrome traces.")
+    parser.add_argument(
+        "--traces", type=Path, default=Path("bench/traces"), help="Folder for the Chrome traces."
+    )
     parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--preset", help=argparse.SUPPRESS)

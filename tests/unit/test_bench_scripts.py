@@ -16,10 +16,10 @@ from tryon.config import PRESETS, StageConfig, load_params
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.append(str(BENCH))  # the scripts import their siblings, as they do when run from bench/
 
-import infer  # noqa: E402
-import quality  # noqa: E402
-import quoted  # noqa: E402
-import results  # noqa: E402
+import infer
+import quality
+import quoted
+import results
 
 ROOT = BENCH.parent
 
