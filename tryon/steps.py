@@ -8,8 +8,10 @@ its per-sample noise and inpainting masks passed in explicitly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from tryon.config import ModelConfig
@@ -56,6 +58,17 @@ class PersonRepresentation:
         """The same person repeated `batch` times (one avatar, many garments), without copying."""
         return PersonRepresentation(
             **{name: value.expand(batch, *value.shape[1:]) for name, value in vars(self).items()}
+        )
+
+    @staticmethod
+    def batch(people: Sequence[PersonRepresentation]) -> PersonRepresentation:
+        """One batch of `people` in order; one person repeated (one avatar, many garments) is expanded
+        without copying, different people are concatenated."""
+        first = people[0]
+        if first.image.shape[0] == 1 and all(person is first for person in people):
+            return first.expand(len(people))
+        return PersonRepresentation(
+            **{name: torch.cat([vars(person)[name] for person in people]) for name in vars(first)}
         )
 
 

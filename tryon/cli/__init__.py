@@ -5,7 +5,8 @@ imported. Heavy modules (torch, OpenCV) are imported inside the commands so that
 stays instant.
 """
 
-from tryon.cli import data, run  # noqa: F401  (registers the commands)
+from tryon.cli import data, run, serve  # noqa: F401  (registers the commands)
+from tryon.cli import pipeline  # noqa: F401  (registers `tryon pipeline` and `tryon demo`)
 from tryon.cli.app import app
 
 __all__ = ["app"]

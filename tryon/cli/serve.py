@@ -1,0 +1,113 @@
+"""`tryon avatars add|list`, `tryon export` and `tryon render-catalog`: preparing and packing what is served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tryon.cli.app import ParamsOption, PhaseOption, app, fail
+
+avatars_app = typer.Typer(help="Build and inspect the avatar table served with the model.", no_args_is_help=True)
+app.add_typer(avatars_app, name="avatars")
+
+AvatarsOption = Annotated[Path, typer.Option("--avatars", help="Avatar table file, e.g. models/avatars.pt.")]
+CheckpointOption = Annotated[
+    Path | None,
+    typer.Option("--checkpoint", help="Build for this trained model (its resolution and pose settings); else --params."),
+]
+
+
+def _model_config(checkpoint: Path | None, params: Path | None):
+    from tryon.checkpoint import load_checkpoint
+    from tryon.config import load_params
+
+    if checkpoint is not None:
+        return load_checkpoint(checkpoint).model_config
+    return load_params(params).model
+
+
+@avatars_app.command("add")
+def avatars_add(
+    avatars: AvatarsOption,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset root whose persons become avatars.")] = None,
+    phase: PhaseOption = "test",
+    person: Annotated[
+        list[str] | None, typer.Option("--person", help="Person image name, e.g. 000001_0.jpg; repeat; all when omitted.")
+    ] = None,
+    photo: Annotated[Path | None, typer.Option("--photo", help="A person photo (instead of --data).", exists=True, dir_okay=False)] = None,
+    pose: Annotated[Path | None, typer.Option("--pose", help="OpenPose JSON of --photo.", exists=True, dir_okay=False)] = None,
+    parsing: Annotated[Path | None, typer.Option("--parsing", help="Parser output (PNG) of --photo.", exists=True, dir_okay=False)] = None,
+    parser: Annotated[str, typer.Option("--parser", help="Label set of --parsing: lip, cihp, atr or acgpn.")] = "lip",
+    avatar_id: Annotated[str | None, typer.Option("--id", help="Avatar id for --photo; its file stem by default.")] = None,
+    checkpoint: CheckpointOption = None,
+    params: ParamsOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Rebuild avatars whose id exists already.")] = False,
+) -> None:
+    """Add dataset persons (--data) or a photo with its pose and parsing (--photo) to the avatar table."""
+    from tryon.serve.avatars import AvatarRefused, AvatarTableError, add_photo_avatar, build_avatars
+
+    if (data is None) == (photo is None):
+        raise fail("avatars add: give either --data (dataset persons) or --photo with --pose and --parsing")
+    try:
+        config = _model_config(checkpoint, params)
+        if data is not None:
+            report = build_avatars(data_root=data, out=avatars, config=config, phase=phase, persons=person, replace=replace)
+        else:
+            if pose is None or parsing is None:
+                raise fail("avatars add: --photo needs --pose (OpenPose JSON) and --parsing (parser output)")
+            added = add_photo_avatar(
+                avatar_id or photo.stem, image_path=photo, pose_path=pose, parsing_path=parsing, parser=parser,
+                out=avatars, config=config, replace=replace,
+            )
+            typer.echo(f"avatars: added {added.avatar_id} to {avatars}")
+            return
+    except AvatarRefused as error:
+        raise fail(f"avatars add: refused: {error}") from None
+    except (AvatarTableError, FileNotFoundError, ValueError) as error:
+        raise fail(f"avatars add: {error}") from None
+    for problem in report.refused:
+        typer.secho(f"refused {problem}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(f"{report.summary()} ({avatars})")
+    if not report.added:
+        raise typer.Exit(code=1)
+
+
+@avatars_app.command("list")
+def avatars_list(
+    avatars: AvatarsOption,
+    sheet: Annotated[Path | None, typer.Option("--sheet", help="Write a thumbnail sheet (PNG) of every avatar.")] = None,
+) -> None:
+    """Print the avatars (id, source) and optionally write their thumbnail sheet."""
+    from tryon.serve.avatars import AvatarTable, AvatarTableError, write_avatar_sheet
+
+    try:
+        table = AvatarTable.load(avatars)
+    except AvatarTableError as error:
+        raise fail(f"avatars list: {error}") from None
+    typer.echo(f"{avatars}: {len(table)} avatars at {table.resolution}")
+    for avatar_id in table.ids:
+        typer.echo(f"{avatar_id}\t{table.avatars[avatar_id].source}")
+    if sheet is not None:
+        if not len(table):
+            raise fail("avatars list: the table is empty, no sheet written")
+        typer.echo(f"sheet: {write_avatar_sheet(table, sheet)}")
+
+
+@app.command("export")
+def export(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="Finished fusion checkpoint (models/fusion/checkpoint.pt).")],
+    avatars: AvatarsOption,
+    out: Annotated[Path, typer.Option("--out", help="Model archive to write; its name is the model's name.")] = Path("models/tryon.mar"),
+) -> None:
+    """Pack the EMA weights, the config and the avatar table into a TorchServe model archive."""
+    from tryon.checkpoint import UnfinishedCheckpointError
+    from tryon.serve.export import ExportError, export_archive
+
+    try:
+        written = export_archive(checkpoint=checkpoint, avatars=avatars, out=out)
+    except (ExportError, UnfinishedCheckpointError, FileNotFoundError, ValueError) as error:
+        raise fail(f"export: {error}") from None
+    typer.echo(f"export: {written}")
+
