@@ -1,4 +1,5 @@
-"""`tryon train`, `infer`, `evaluate` and `demo`: the commands that run the networks."""
+"""`tryon train`, `infer` and `evaluate`: the commands that run the networks (`tryon demo` runs the
+pipeline: tryon/cli/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -143,26 +144,3 @@ def evaluate(
         if not gate.passed:
             raise typer.Exit(code=1)
 
-
-@app.command("demo")
-def demo(
-    out: Annotated[Path, typer.Option("--out", help="Run folder for the dataset, models and report.")] = Path("runs/demo"),
-    params: Annotated[
-        Path, typer.Option("--params", help="params.yaml with a demo-sized training budget.", exists=True, dir_okay=False)
-    ] = Path("params.yaml"),
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show training progress bars.")] = True,
-) -> None:
-    """The main job on the built-in default: synthetic data, validation, staged training, evaluation."""
-    import logging
-
-    from tryon.demo import InvalidDataset, run_demo
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        outputs = run_demo(out=out, params=load_params(params), log=typer.echo, progress=progress)
-    except InvalidDataset as error:
-        raise fail(str(error)) from None
-    typer.echo(f"report:   {outputs.report_html}")
-    typer.echo(f"metrics:  {outputs.metrics_json}")
-    typer.echo(f"try-ons:  {outputs.tryon_grid}")
-    typer.echo(f"model:    {outputs.checkpoint}")

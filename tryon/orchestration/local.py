@@ -1,0 +1,202 @@
+"""Run the compiled training pipeline on this machine with kfp's local runner.
+
+Every step runs as a subprocess of the current Python (`SubprocessRunner(use_venv=False)`), so the
+components import the installed `tryon` package; the cluster settings of the pipeline (GPUs, PVCs,
+Secrets) have no local meaning and are ignored. The steps' own output goes to OUT/pipeline.log; the
+terminal gets one line when a step starts and one with its duration when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tryon.config import TRAINING_STAGES
+from tryon.orchestration.settings import PipelineArguments
+from tryon.orchestration.steps import ARCHIVE_NAME, PREVIEW_NAME
+
+LOG_NAME = "pipeline.log"
+OUTPUTS_NAME = "outputs"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STARTED = re.compile(r"^Executing task '(?P<task>[^']+)'")
+FINISHED = re.compile(r"^Task '(?P<task>[^']+)' finished with status (?P<status>\w+)")
+LOCAL_NOISE = (
+    # The components name our container image, which is not a python:* image; locally the current
+    # interpreter runs them, with the package installed, which is what the image holds.
+    r".*non-Python base image.*",
+    # GPUs, CPU and memory requests are for the cluster's scheduler.
+    r".*have no effect in the current local runner.*",
+)
+
+
+class LocalRunFailed(RuntimeError):
+    """A step failed; the message names it, its last error line and the log with its whole output."""
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """One step of a local run: the task name, its wall-clock seconds and kfp's status."""
+
+    task: str
+    seconds: float
+    status: str
+
+
+@dataclass(frozen=True)
+class LocalRunOutputs:
+    """Where a local run wrote what a person opens first."""
+
+    run_dir: Path  # kfp's folder of this run: one folder per task with its artifacts
+    log: Path  # every step's output
+    preview: Path
+    checkpoints: dict[str, Path]  # stage -> checkpoint.pt
+    report_html: Path
+    tryon_grid: Path
+    model_archive: Path | None  # None when the quality gate failed and the export did not run
+    steps: tuple[StepTiming, ...]
+
+
+def run_pipeline_locally(
+    *,
+    pipeline: Path,  # compiled pipeline YAML (tryon.orchestration.compiling.compile_pipeline)
+    arguments: PipelineArguments,
+    out: Path,  # run folder: OUT/pipeline.log and OUT/outputs/<run>/<task>/...
+    log: Callable[[str], None],  # receives the progress lines
+    cache: bool = False,  # reuse the outputs of steps whose inputs did not change (kfp's local cache)
+) -> LocalRunOutputs:
+    """Run the pipeline with kfp's local runner and return where its outputs are."""
+    from kfp import components, local
+
+    out = Path(out)
+    outputs_root = out / OUTPUTS_NAME
+    outputs_root.mkdir(parents=True, exist_ok=True)
+    log_path = out / LOG_NAME
+    earlier = set(outputs_root.iterdir())
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(outputs_root),
+        enable_caching=cache,
+        raise_on_error=True,
+    )
+    run = components.load_component_from_file(str(pipeline))
+    terminal = sys.stdout
+    clock = StepClock(emit=lambda line: _write_to(terminal, log, line))
+    with log_path.open("w", encoding="utf-8") as log_file, _quiet_local_settings(), _observed(clock):
+        try:
+            with contextlib.redirect_stdout(log_file):
+                run(**arguments.as_dict())
+        except RuntimeError as error:
+            log_file.flush()
+            raise LocalRunFailed(_failure_message(clock, error, log_path)) from None
+    created = [
+        path
+        for path in outputs_root.iterdir()
+        if path not in earlier and path.is_dir() and not path.name.startswith(".")
+    ]
+    if len(created) != 1:
+        raise LocalRunFailed(
+            f"{outputs_root}: expected one new run folder after the run, found {len(created)}"
+        )
+    return find_outputs(created[0], log=log_path, steps=tuple(clock.finished))
+
+
+def find_outputs(run_dir: Path, *, log: Path, steps: tuple[StepTiming, ...] = ()) -> LocalRunOutputs:
+    """The outputs in a local run's folder; only one dataset branch ran, so each is found once."""
+    checkpoints = {}
+    for stage in TRAINING_STAGES:
+        # A stage's model folder also holds a copy of the previous stage's checkpoint; the stage's own
+        # folder is the one with its training options.
+        checkpoints[stage] = _one(run_dir, f"*/model/{stage}/options.json").parent / "checkpoint.pt"
+    grids = sorted(run_dir.glob("*/evaluation/grid_*.png"))
+    if not grids:
+        raise LocalRunFailed(f"{run_dir}: the evaluation wrote no try-on grid")
+    archives = list(run_dir.glob(f"*/archive/{ARCHIVE_NAME}"))
+    return LocalRunOutputs(
+        run_dir=run_dir,
+        log=log,
+        preview=_one(run_dir, f"*/preview/{PREVIEW_NAME}"),
+        checkpoints=checkpoints,
+        report_html=_one(run_dir, "*/evaluation/report.html"),
+        tryon_grid=next((grid for grid in grids if "unpaired" in grid.name), grids[-1]),
+        model_archive=archives[0] if len(archives) == 1 else None,
+        steps=steps,
+    )
+
+
+class StepClock(logging.Filter):
+    """Times each task from kfp's "Executing task" record to its "finished with status" record.
+
+    Attached to the root logger as a filter, it sees kfp's records whatever handlers kfp installs,
+    and lets every record through.
+    """
+
+    def __init__(self, *, emit: Callable[[str], None]) -> None:
+        super().__init__()
+        self.emit = emit
+        self.started: dict[str, float] = {}
+        self.finished: list[StepTiming] = []
+        self.current: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = ANSI.sub("", record.getMessage())
+        if started := STARTED.match(message):
+            self.current = started["task"]
+            self.started[self.current] = time.perf_counter()
+            self.emit(f"  {self.current} ...")
+        elif finished := FINISHED.match(message):
+            task = finished["task"]
+            seconds = time.perf_counter() - self.started.pop(task, time.perf_counter())
+            self.finished.append(StepTiming(task=task, seconds=seconds, status=finished["status"]))
+            self.emit(f"  {task}: {finished['status'].lower()} in {seconds:.1f} s")
+        return True
+
+
+@contextlib.contextmanager
+def _observed(clock: StepClock) -> Iterator[None]:
+    root = logging.getLogger()
+    root.addFilter(clock)
+    try:
+        yield
+    finally:
+        root.removeFilter(clock)
+
+
+@contextlib.contextmanager
+def _quiet_local_settings() -> Iterator[None]:
+    with warnings.catch_warnings():
+        for pattern in LOCAL_NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        yield
+
+
+def _write_to(stream: TextIO, log: Callable[[str], None], line: str) -> None:
+    # Progress lines reach the terminal while the steps' output is redirected to the log file.
+    with contextlib.redirect_stdout(stream):
+        log(line)
+
+
+def _failure_message(clock: StepClock, error: RuntimeError, log_path: Path) -> str:
+    step = (
+        clock.finished[-1].task
+        if clock.finished and clock.finished[-1].status != "SUCCESS"
+        else clock.current
+    )
+    lines = [line.strip() for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|InvalidDataset)\b.*:", line)]
+    reason = errors[-1] if errors else ANSI.sub("", str(error))
+    return f"step {step} failed: {reason} (its whole output: {log_path})"
+
+
+def _one(run_dir: Path, pattern: str) -> Path:
+    found = sorted(run_dir.glob(pattern))
+    if len(found) != 1:
+        raise LocalRunFailed(f"{run_dir}: expected one {pattern}, found {len(found)}")
+    return found[0]
