@@ -224,8 +224,13 @@ DEFECTS = {
     "pairs line repeated": Defect(
         lambda d, i: append_line(d.pairs_file, f"p{i}.jpg g{i}.jpg"), pairs, "repeats line {line}"
     ),
-    "pairs person twice": Defect(
-        lambda d, i: append_line(d.pairs_file, f"p{i}.jpg g0.jpg"), pairs, "person p{i}.jpg is paired again"
+    "pairs line repeated in another case": Defect(
+        lambda d, i: append_line(d.pairs_file, f"P{i}.jpg G{i}.jpg"), pairs, "repeats line {line}"
+    ),
+    "unpaired person twice": Defect(
+        lambda d, i: append_line(d.unpaired_file, f"p{i}.jpg g{i}.jpg"),
+        unpaired,
+        "person p{i}.jpg is listed again",
     ),
     "person image truncated": Defect(lambda d, i: truncate(person(d, i)), person, "truncated"),
     "garment truncated": Defect(lambda d, i: truncate(garment(d, i)), garment, "truncated"),
@@ -376,6 +381,14 @@ def test_missing_folder_is_reported_once(dataset: DatasetLayout) -> None:
 def test_unknown_phase_is_a_caller_error(dataset: DatasetLayout) -> None:
     with pytest.raises(ValueError, match="phase 'val'"):
         validate(dataset, phases=["val"])
+
+
+def test_a_person_and_a_garment_may_appear_in_many_pairs(dataset: DatasetLayout) -> None:
+    for line in ("p0.jpg g1.jpg", "p0.jpg g2.jpg", "p1.jpg g0.jpg", "p2.jpg g0.jpg"):
+        append_line(dataset.pairs_file, line)
+    report = validate(dataset)
+    assert report.ok, "\n".join(map(str, report.problems))
+    assert report.n_pairs == 3 + 4
 
 
 def test_sorted_pairing_needs_equal_counts(dataset: DatasetLayout) -> None:

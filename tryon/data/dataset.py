@@ -1,7 +1,10 @@
 """PyTorch dataset over the folder contract: decoded tensors only, no model-side preprocessing.
 
 Everything that depends on the model (pose maps, one-hot layouts, masks derived from labels) is
-computed on the device by the model code, so the loader workers only decode files.
+computed on the device by the model code, so the loader workers only decode files. Every image goes
+through the validator's decompression-bomb and decode checks (tryon.data.images), and pose files in
+COCO-18 or BODY_25 are read as COCO-18 (tryon.data.pose). A person may appear in any number of
+pairs, each with another garment.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tryon.config import Resolution
+from tryon.config import DataConfig, Resolution
 from tryon.data.layout import (
     DatasetLayout,
     Pair,
@@ -45,7 +48,7 @@ class TryOnBatch:
     `unpaired_*` are present only on synthetic data that ships the person wearing another garment.
     """
 
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # person image names; a person in several pairs appears several times
     image: torch.Tensor  # (B, 3, H, W) person, [-1, 1]
     label: torch.Tensor  # (B, H, W) int64 ACGPN ids
     keypoints: torch.Tensor  # (B, 18, 3) pixels and confidence
@@ -54,6 +57,7 @@ class TryOnBatch:
     unpaired_garment: torch.Tensor | None = None
     unpaired_garment_mask: torch.Tensor | None = None
     unpaired_target: torch.Tensor | None = None
+    garment_names: tuple[str, ...] = ()  # the garment of each pair; with `names`, unique per pair
 
     def to(self, device: torch.device | str, *, non_blocking: bool = True) -> TryOnBatch:
         """Move every tensor to `device` (non-blocking from pinned memory)."""
@@ -81,14 +85,21 @@ class TryOnBatch:
         return len(self.names)
 
 
+NAME_KEYS = ("name", "garment_name")
+
+
 def collate(samples: list[dict]) -> TryOnBatch:
     """Stack per-sample dicts from TryOnDataset into a TryOnBatch."""
     stacked = {
         key: torch.stack([sample[key] for sample in samples])
         for key in samples[0]
-        if key != "name" and samples[0][key] is not None
+        if key not in NAME_KEYS and samples[0][key] is not None
     }
-    return TryOnBatch(names=tuple(sample["name"] for sample in samples), **stacked)
+    return TryOnBatch(
+        names=tuple(sample["name"] for sample in samples),
+        garment_names=tuple(sample["garment_name"] for sample in samples),
+        **stacked,
+    )
 
 
 class TryOnDataset(Dataset):
@@ -102,10 +113,13 @@ class TryOnDataset(Dataset):
         resolution: Resolution,
         with_unpaired: bool = False,
         pairs: list[Pair] | None = None,
+        max_image_pixels: int = DataConfig.max_image_pixels,
     ) -> None:
-        """`pairs` overrides the phase's own pairing (its pairs file or sorted order)."""
+        """`pairs` overrides the phase's own pairing (its pairs file or sorted order); images with
+        more than `max_image_pixels` pixels are refused undecoded (UnusableImage names the file)."""
         self.layout = DatasetLayout(Path(root), phase)
         self.resolution = resolution
+        self.max_image_pixels = max_image_pixels
         self.pairs: list[Pair] = read_pairs(self.layout) if pairs is None else list(pairs)
         self.unpaired: dict[str, str] = {}
         if with_unpaired:
@@ -128,19 +142,25 @@ class TryOnDataset(Dataset):
             )
         return array
 
+    def _rgb(self, path: Path) -> torch.Tensor:
+        return image_to_tensor(self._checked(read_rgb(path, max_image_pixels=self.max_image_pixels), path))
+
     def _garment(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        garment = self._checked(read_rgb(self.layout.garment(name)), self.layout.garment(name))
-        mask = self._checked(read_mask(self.layout.garment_mask(name)), self.layout.garment_mask(name))
-        return image_to_tensor(garment), torch.from_numpy(mask).float()[None]
+        path = self.layout.garment_mask(name)
+        mask = self._checked(read_mask(path, max_image_pixels=self.max_image_pixels), path)
+        return self._rgb(self.layout.garment(name)), torch.from_numpy(mask).float()[None]
 
     def __getitem__(self, index: int) -> dict:
         pair = self.pairs[index]
         layout = self.layout
         garment, garment_mask = self._garment(pair.garment)
+        label_path = layout.label(pair.person)
+        label = self._checked(read_label(label_path, max_image_pixels=self.max_image_pixels), label_path)
         sample = {
             "name": pair.person,
-            "image": image_to_tensor(self._checked(read_rgb(layout.person_image(pair.person)), layout.person_image(pair.person))),
-            "label": torch.from_numpy(self._checked(read_label(layout.label(pair.person)), layout.label(pair.person)).astype(np.int64)),
+            "garment_name": pair.garment,
+            "image": self._rgb(layout.person_image(pair.person)),
+            "label": torch.from_numpy(label.astype(np.int64)),
             "keypoints": torch.from_numpy(read_pose(layout.pose(pair.person))),
             "garment": garment,
             "garment_mask": garment_mask,
@@ -148,5 +168,5 @@ class TryOnDataset(Dataset):
         other = self.unpaired.get(pair.person)
         if other is not None:
             sample["unpaired_garment"], sample["unpaired_garment_mask"] = self._garment(other)
-            sample["unpaired_target"] = image_to_tensor(read_rgb(layout.unpaired_gt(pair.person)))
+            sample["unpaired_target"] = self._rgb(layout.unpaired_gt(pair.person))
         return sample

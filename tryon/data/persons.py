@@ -19,18 +19,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from tryon.config import DataConfig, Resolution
+from tryon.data.framing import Frame, crop_frame, frame_keypoints, resize_labels, resize_photo
 from tryon.data.images import UnusableImage, decode_image
 from tryon.data.importing import ImportReport, install, list_photos, stage
 from tryon.data.layout import POSE_SUFFIX, DatasetLayout, write_label, write_pose, write_rgb
 from tryon.data.pose import PoseFormatError, read_pose
 from tryon.data.progress import progress_bar
+from tryon.data.remap import ParsingRefused, read_parser_map
 from tryon.data.validate import Problem, check_person_files
-from tryon.labels import KEYPOINT, PARSERS, POSE_KEYPOINTS, Label, remap_parsing
+from tryon.labels import KEYPOINT, PARSERS, POSE_KEYPOINTS, Label
 
 PARSING_SUFFIX = "_parsing.png"
 """A parsing map beside its photo is `NAME_parsing.png`; in a folder of its own (`parsing_dir`), `NAME.png`."""
@@ -59,16 +60,6 @@ class PreparedPerson:
     keypoints: np.ndarray  # (18, 3) float32 COCO-18 (x, y, confidence) in pixels; (0, 0, 0) when missing
 
 
-@dataclass(frozen=True)
-class Frame:
-    """The window of the photo that becomes the dataset image, in photo pixels; may reach beyond it."""
-
-    top: int
-    left: int
-    height: int
-    width: int
-
-
 def prepare_person(
     *,
     image_path: Path,
@@ -95,13 +86,11 @@ def prepare_person(
     frame = person_frame(labels != Label.BACKGROUND, resolution)
     background = labels == Label.BACKGROUND
     fill = tuple(int(v) for v in np.median(photo[background], axis=0)) if background.any() else WHITE
-    size = (resolution.width, resolution.height)  # OpenCV wants (width, height)
-    framed = _crop(photo, frame, fill)
-    interpolation = cv2.INTER_AREA if frame.height > resolution.height else cv2.INTER_CUBIC
-    image = cv2.resize(framed, size, interpolation=interpolation)
-    # INTER_NEAREST_EXACT samples pixel centres the way the image resize does; INTER_NEAREST is shifted.
-    labels = cv2.resize(_crop(labels, frame, Label.BACKGROUND), size, interpolation=cv2.INTER_NEAREST_EXACT)
-    return PreparedPerson(image=image, labels=labels, keypoints=frame_keypoints(keypoints, frame, resolution))
+    return PreparedPerson(
+        image=resize_photo(crop_frame(photo, frame, fill), resolution),
+        labels=resize_labels(crop_frame(labels, frame, Label.BACKGROUND), resolution),
+        keypoints=frame_keypoints(keypoints, frame, resolution),
+    )
 
 
 def person_frame(foreground: np.ndarray, resolution: Resolution) -> Frame:
@@ -123,22 +112,6 @@ def person_frame(foreground: np.ndarray, resolution: Resolution) -> Frame:
     frame_top = _place(top, bottom, height, photo_height)
     frame_left = _place(left, right, width, photo_width)
     return Frame(top=frame_top, left=frame_left, height=height, width=width)
-
-
-def frame_keypoints(keypoints: np.ndarray, frame: Frame, resolution: Resolution) -> np.ndarray:
-    """Photo keypoints mapped into the framed, resized image, with the pixel-centre convention of
-    OpenCV's resize; missing joints, and joints outside the frame, become (0, 0, 0)."""
-    keypoints = np.asarray(keypoints, dtype=np.float32)
-    scale = np.array([resolution.width / frame.width, resolution.height / frame.height], dtype=np.float32)
-    offset = np.array([frame.left, frame.top], dtype=np.float32)
-    xy = (keypoints[:, :2] - offset + 0.5) * scale - 0.5
-    inside = (xy >= -0.5).all(axis=1) & (xy[:, 0] < resolution.width - 0.5) & (xy[:, 1] < resolution.height - 0.5)
-    present = (keypoints[:, 2] > 0) & inside
-    # Within half a pixel of the border rounds onto the border pixel; the validator wants [0, size).
-    xy = np.clip(xy, 0, [resolution.width - 1, resolution.height - 1])
-    out = np.zeros_like(keypoints)
-    out[present, :2], out[present, 2] = xy[present], keypoints[present, 2]
-    return out
 
 
 def add_persons(
@@ -225,28 +198,18 @@ def _read_photo(path: Path, max_image_pixels: int) -> np.ndarray:
 
 
 def _read_parsing(path: Path, *, parser: str, shape: tuple[int, int], max_image_pixels: int) -> np.ndarray:
-    """The parsing map in ACGPN ids; refused unless it is single-channel, photo-sized, in the table
-    and shows upper clothes."""
+    """The parsing map in ACGPN ids; refused unless it is single-channel, photo-sized, in the parser's
+    table and shows upper clothes."""
     try:
-        image: Image.Image = decode_image(path, max_image_pixels=max_image_pixels)
-    except UnusableImage as error:
+        labels = read_parser_map(path, parser=parser, max_image_pixels=max_image_pixels)
+    except (UnusableImage, ParsingRefused) as error:
         raise PersonRefused(path, str(error)) from None
-    if image.mode not in ("L", "P"):
+    if labels.shape != shape:
         raise PersonRefused(
             path,
-            f"mode {image.mode}: a parsing map holds one class id per pixel (mode L or P), "
-            "not the parser's colour picture; save its label output",
+            f"parsing map is {labels.shape[0]}x{labels.shape[1]} but its photo is {shape[0]}x{shape[1]} "
+            "(HxW); run the parser on this photo at its own size",
         )
-    if (image.height, image.width) != shape:
-        raise PersonRefused(
-            path,
-            f"parsing map is {image.height}x{image.width} but its photo is {shape[0]}x{shape[1]} (HxW); "
-            "run the parser on this photo at its own size",
-        )
-    try:
-        labels = remap_parsing(np.asarray(image), parser)
-    except ValueError as error:
-        raise PersonRefused(path, f"unknown label ids: {error}") from None
     person = labels != Label.BACKGROUND
     upper = labels == Label.UPPER_CLOTHES
     if not person.any() or upper.sum() < MIN_UPPER_SHARE * person.sum():
@@ -296,15 +259,3 @@ def _place(start: int, stop: int, size: int, limit: int) -> int:
     if cut_before and not cut_after and begin < 0:
         return 0
     return begin
-
-
-def _crop(array: np.ndarray, frame: Frame, fill: int | tuple[int, ...]) -> np.ndarray:
-    """The frame's pixels of `array`, `fill` where the frame reaches beyond it."""
-    out = np.empty((frame.height, frame.width, *array.shape[2:]), dtype=array.dtype)
-    out[...] = fill
-    height, width = array.shape[:2]
-    top, left = max(0, frame.top), max(0, frame.left)
-    bottom, right = min(height, frame.top + frame.height), min(width, frame.left + frame.width)
-    if bottom > top and right > left:
-        out[top - frame.top : bottom - frame.top, left - frame.left : right - frame.left] = array[top:bottom, left:right]
-    return out

@@ -281,14 +281,20 @@ class _PhaseCheck:
         if reason:
             self.report(path, reason)
 
-    def pair_lines(self, path: Path) -> list[tuple[int, Pair]]:
-        """The distinct, well-formed lines of a pairs file, reporting every malformed or repeated one."""
+    def pair_lines(self, path: Path, *, one_per_person: bool) -> list[tuple[int, Pair]]:
+        """The distinct, well-formed lines of a pairs file, reporting every malformed or repeated one.
+
+        A person may appear in any number of pairs (one avatar, many garments), and a garment too;
+        a line repeating an earlier one is reported. `one_per_person` is for the unpaired list, which
+        names the one garment of each person's single unpaired ground-truth image.
+        """
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as error:
             self.report(path, f"not readable as UTF-8 text ({error})")
             return []
-        pairs: dict[str, tuple[int, Pair]] = {}
+        pairs: dict[tuple[str, str], tuple[int, Pair]] = {}
+        persons: dict[str, tuple[int, Pair]] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             try:
                 pair = parse_pair_line(line)
@@ -297,15 +303,19 @@ class _PhaseCheck:
                 continue
             if pair is None:
                 continue
-            first, first_pair = pairs.setdefault(pair.person_stem, (number, pair))
-            if first_pair == pair and first != number:
-                self.report(path, f"line {number}: repeats line {first}; remove it")
-            elif first != number:
+            key = (pair.person_stem.casefold(), Path(pair.garment).stem.casefold())
+            if key in pairs:
+                self.report(path, f"line {number}: repeats line {pairs[key][0]}; remove it")
+            elif one_per_person and pair.person_stem in persons:
+                first, first_pair = persons[pair.person_stem]
                 self.report(
                     path,
-                    f"line {number}: person {pair.person} is paired again (line {first} pairs it with "
-                    f"{first_pair.garment}); keep one line per person",
+                    f"line {number}: person {pair.person} is listed again (line {first} names "
+                    f"{first_pair.garment}); each person has one unpaired ground truth, keep one line",
                 )
+            else:
+                pairs[key] = (number, pair)
+                persons.setdefault(pair.person_stem, (number, pair))
         return list(pairs.values())
 
     def pairs(self, persons: dict[str, Path], garments: dict[str, Path]) -> int:
@@ -317,7 +327,7 @@ class _PhaseCheck:
             except ValueError as error:
                 self.report(layout.root, _without_prefix(str(error), layout.root))
                 return 0
-        lines = self.pair_lines(layout.pairs_file)
+        lines = self.pair_lines(layout.pairs_file, one_per_person=False)
         for number, pair in lines:
             self.check_named(layout.pairs_file, number, pair, persons, garments)
         return len(lines)
@@ -354,7 +364,7 @@ class _PhaseCheck:
             )
             return
         named = set()
-        for number, pair in self.pair_lines(layout.unpaired_file):
+        for number, pair in self.pair_lines(layout.unpaired_file, one_per_person=True):
             named.add(pair.person_stem)
             self.check_named(layout.unpaired_file, number, pair, persons, garments)
             if pair.person_stem not in truths:

@@ -36,6 +36,7 @@ from tryon.data.layout import (
     write_pose,
     write_rgb,
 )
+from tryon.data.progress import progress_bar
 from tryon.data.synthetic.body import Body, sample_body
 from tryon.data.synthetic.garment import GarmentDesign, build_garment, sample_design
 from tryon.data.synthetic.render import render_person
@@ -70,7 +71,14 @@ class _Task:
 
 
 def generate_dataset(
-    root: Path, *, n_train: int, n_test: int, resolution: Resolution, seed: int, workers: int | None = None
+    root: Path,
+    *,
+    n_train: int,
+    n_test: int,
+    resolution: Resolution,
+    seed: int,
+    workers: int | None = None,
+    progress: bool = False,
 ) -> SynthSummary:
     """Write `n_train` and `n_test` synthetic samples under `root` in the ACGPN/VITON layout.
 
@@ -83,7 +91,7 @@ def generate_dataset(
 
     Raises ValueError for fewer than two samples in a phase (the unpaired image needs another
     garment), a negative seed or workers below one, and FileExistsError when the phase folders
-    already hold files this run would not overwrite.
+    already hold files this run would not overwrite. `progress` shows a bar on stderr.
     """
     started = time.perf_counter()
     counts = {"train": n_train, "test": n_test}
@@ -94,7 +102,7 @@ def generate_dataset(
         partners = _derangement(_stream(seed, phase, "pairing", 0), counts[phase])
         tasks += [_Task(root, phase, i, int(partner), seed, resolution) for i, partner in enumerate(partners)]
     _refuse_stale_files(root, counts)
-    records = _run(tasks, workers=min(workers or os.cpu_count() or 1, len(tasks)))
+    records = _run(tasks, workers=min(workers or os.cpu_count() or 1, len(tasks)), progress=progress)
     for phase in PHASES:
         layout = DatasetLayout(root, phase)
         phase_records = [record for record in records if record["phase"] == phase]
@@ -175,10 +183,10 @@ def _visible_files(directory: Path) -> Iterable[str]:
     return (path.name for path in directory.iterdir() if not path.name.startswith("."))
 
 
-def _run(tasks: list[_Task], *, workers: int) -> list[dict[str, Any]]:
+def _run(tasks: list[_Task], *, workers: int, progress: bool) -> list[dict[str, Any]]:
     """Render every task, in worker processes when `workers` > 1; records come back in task order."""
     if workers == 1:
-        return [_write_sample(task) for task in tasks]
+        return list(progress_bar(map(_write_sample, tasks), total=len(tasks), unit="samples", enabled=progress))
     # Not fork: a child forked after OpenCV ran threads in this process deadlocks in its first
     # OpenCV call (the thread pool's locks are copied, its threads are not).
     methods = multiprocessing.get_all_start_methods()
@@ -187,7 +195,8 @@ def _run(tasks: list[_Task], *, workers: int) -> list[dict[str, Any]]:
     try:
         # An executor, not a Pool: a Pool silently replaces workers that die and waits forever.
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            return list(pool.map(_write_sample, tasks, chunksize=chunk))
+            records = pool.map(_write_sample, tasks, chunksize=chunk)
+            return list(progress_bar(records, total=len(tasks), unit="samples", enabled=progress))
     except BrokenProcessPool as error:
         raise RuntimeError(
             "a synthetic-data worker process died: out of memory, or a script calling generate_dataset "
