@@ -56,9 +56,16 @@ def save_checkpoint(path: Path, *, model_config: ModelConfig, state: dict[str, A
 
 
 def load_checkpoint(
-    path: Path, *, expect: ModelConfig | None = None, map_location: str | torch.device = "cpu"
+    path: Path,
+    *,
+    expect: ModelConfig | None = None,
+    map_location: str | torch.device = "cpu",
+    mmap: bool = False,
 ) -> Checkpoint:
     """Load a checkpoint with `weights_only=True`.
+
+    With `mmap`, the file is memory-mapped and its tensors are read only when touched: reading a
+    checkpoint's counters and flags then costs milliseconds, whatever the size of its weights.
 
     With `expect`, a checkpoint whose model config differs in any field (resolution, preset, widths,
     pose and composition settings) is refused with a message that names both values, instead of
@@ -68,7 +75,7 @@ def load_checkpoint(
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; train one with `tryon train` first")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:  # torch raises several unrelated types for corrupt files
         raise ValueError(f"checkpoint {path} is not readable ({type(error).__name__}: {error})") from error
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
@@ -110,3 +117,10 @@ def require_finished(checkpoint: Checkpoint, *, path: Path, stage: str = FINAL_S
             f"checkpoint {path}: stage {stage} stopped at step {checkpoint.state.get('step', '?')} before it "
             f"finished; continue it with `tryon train --stage {stage} --resume`"
         )
+
+
+def require_finished_file(path: Path, *, stage: str = FINAL_STAGE) -> None:
+    """`require_finished` on a checkpoint file, before anything loads its weights: the file is
+    memory-mapped and only its small values are read. Raises FileNotFoundError or ValueError for a
+    missing or unreadable file, UnfinishedCheckpointError for another stage or an unfinished one."""
+    require_finished(load_checkpoint(path, mmap=True), path=Path(path), stage=stage)

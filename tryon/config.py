@@ -7,6 +7,7 @@ params.yaml fails loudly instead of silently falling back to a default.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,29 +81,140 @@ class SynthConfig:
 SectionT = TypeVar("SectionT")
 
 
+def _number(value: Any, *, where: str, integer: bool) -> int | float:
+    """A YAML value as a number. YAML 1.1 reads `2e-4` (no dot) as a string, so numeric strings
+    are parsed; booleans, other strings and non-finite values are refused, naming the key."""
+    kind = "an integer" if integer else "a number"
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{where}: expected {kind}, got the text {value!r}") from None
+    if isinstance(parsed, bool) or not isinstance(parsed, int | float):
+        raise ValueError(f"{where}: expected {kind}, got {value!r} ({type(value).__name__})")  # noqa: TRY004
+    if not math.isfinite(parsed):
+        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+    if integer:
+        if parsed != int(parsed):
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return int(parsed)
+    return float(parsed)
+
+
+def coerce_value(value: Any, annotation: str, *, where: str) -> Any:
+    """`value` read from YAML, checked against a config field's annotation (as written in this
+    module: `int`, `float | None`, `dict[str, float]`, `tuple[float, float]`, `Path`, ...) and
+    converted where the text means a number; a wrong type raises ValueError naming `where`."""
+    annotation = annotation.replace(" ", "")
+    if annotation.endswith("|None"):
+        return None if value is None else coerce_value(value, annotation.removesuffix("|None"), where=where)
+    if annotation in ("int", "float"):
+        return _number(value, where=where, integer=annotation == "int")
+    if annotation == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false, got {value!r} ({type(value).__name__})")
+        return value
+    if annotation == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a text, got {value!r} ({type(value).__name__})")
+        return value
+    if annotation == "Path":
+        if not isinstance(value, str | Path):
+            raise ValueError(f"{where}: expected a path, got {value!r} ({type(value).__name__})")
+        return Path(value)
+    if annotation == "Resolution":
+        if isinstance(value, Resolution):
+            return value
+        try:
+            if isinstance(value, str):
+                return Resolution.parse(value)
+            if isinstance(value, dict):
+                return Resolution(**value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from None
+        raise ValueError(f"{where}: expected a size HxW such as 256x192, got {value!r}")
+    if annotation.startswith("dict[str,"):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r} ({type(value).__name__})")
+        inner = annotation.removeprefix("dict[str,").removesuffix("]")
+        return {str(key): coerce_value(item, inner, where=f"{where}.{key}") for key, item in value.items()}
+    if annotation.startswith("tuple["):
+        inner = annotation.removeprefix("tuple[").removesuffix("]").split(",")
+        if not isinstance(value, list | tuple) or len(value) != len(inner):
+            raise ValueError(f"{where}: expected a list of {len(inner)} values, got {value!r}")
+        return tuple(
+            coerce_value(item, kind, where=f"{where}[{index}]")
+            for index, (item, kind) in enumerate(zip(value, inner, strict=True))
+        )
+    raise TypeError(f"{where}: no YAML conversion for a field of type {annotation}")
+
+
+def coerce_fields(cls: type, values: dict[str, Any], *, where: str) -> dict[str, Any]:
+    """Every value of a section checked and converted by its field's annotation (see `coerce_value`)."""
+    annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    return {name: coerce_value(value, annotations[name], where=f"{where}.{name}") for name, value in values.items()}
+
+
 def section_from_dict(cls: type[SectionT], values: dict[str, Any] | None, *, where: str) -> SectionT:
-    """Build a frozen config section from a mapping, converting nested sections and paths."""
-    values = dict(values or {})
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(known))
+    """Build a frozen config section from a mapping, checking each value's type by its field.
+
+    `where` names the section in messages (`params.yaml:train`), so a wrong type or an unknown key
+    says which key of which file.
+    """
+    values = _mapping(values, where=where)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
-    kwargs: dict[str, Any] = {}
-    for name, value in values.items():
-        annotation = str(known[name].type)
-        if annotation == "Resolution":
-            value = Resolution.parse(value) if isinstance(value, str) else Resolution(**value)
-        elif annotation == "Path":
-            value = Path(value)
-        kwargs[name] = value
-    return cls(**kwargs)
+    return cls(**coerce_fields(cls, values, where=where))
+
+
+def _mapping(values: Any, *, where: str) -> dict[str, Any]:
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping of keys to values, got {values!r}")  # noqa: TRY004
+    return dict(values)
+
+
+REFERENCE_RESOLUTION = Resolution(256, 192)
+"""The size the presets' depth and discriminator scales are set for (ACGPN's)."""
+
+REFERENCE_DISC_SCALES = 2  # pix2pixHD's and ACGPN's: full and half resolution
+
+
+def doublings_above_reference(resolution: Resolution) -> int:
+    """How many times `resolution` doubles 256x192 in both sides: 0 at 256x192 and below, 1 at
+    512x384, 2 at 1024x768 (sizes in between count the doublings they complete)."""
+    doublings = 0
+    while (
+        resolution.height >= REFERENCE_RESOLUTION.height * 2 ** (doublings + 1)
+        and resolution.width >= REFERENCE_RESOLUTION.width * 2 ** (doublings + 1)
+    ):
+        doublings += 1
+    return doublings
+
+
+def resolution_scaled(resolution: Resolution, *, depth: int) -> dict[str, int]:
+    """The rule by which the networks follow the resolution, written once.
+
+    Each doubling of the size above 256x192 adds one U-Net level and one discriminator scale, so
+    that the U-Net's bottleneck (16x12 at 256x192 with `depth` 5) and the coarsest discriminator
+    scale's input (128x96) keep their size in pixels, and their receptive fields keep covering the
+    same share of the person and the garment. At 256x192 and below nothing changes. The
+    discriminator's layers per scale stay as they are: each scale's patches keep their size
+    relative to the image that scale sees.
+    """
+    extra = doublings_above_reference(resolution)
+    return {"depth": depth + extra, "disc_scales": REFERENCE_DISC_SCALES + extra}
 
 
 PRESETS: dict[str, dict[str, int]] = {
     # Picked for speed at equal quality on the synthetic and VITON data: narrow full-resolution
     # layers, capacity in the deep levels where pixels are few.
     "default": {"base_width": 16, "depth": 5, "max_width": 128, "disc_width": 32},
-    # The paper's widths: four 64..1024 U-Nets, about 140M generator parameters in all.
+    # The paper's widths: four 64..1024 U-Nets, about 140M generator parameters in all (at 256x192).
     "original": {"base_width": 64, "depth": 5, "max_width": 1024, "disc_width": 64},
 }
 
@@ -115,10 +227,12 @@ class ModelConfig:
     resolution: Resolution = field(default_factory=Resolution)
     base_width: int = PRESETS["default"]["base_width"]  # channels of the full-resolution U-Net level
     depth: int = PRESETS["default"]["depth"]  # U-Net levels; each halves the size and doubles the width
+    # (from_preset adds one per doubling of the resolution above 256x192: `resolution_scaled`)
     max_width: int = PRESETS["default"]["max_width"]  # channel cap of the deepest levels
     disc_width: int = PRESETS["default"]["disc_width"]  # first PatchGAN layer's channels
     disc_layers: int = 3  # strided PatchGAN layers per scale
-    disc_scales: int = 2  # multi-scale discriminator: full and half resolution
+    disc_scales: int = REFERENCE_DISC_SCALES  # multi-scale discriminator: full and half resolution
+    # at 256x192; from_preset adds one per doubling of the resolution (`resolution_scaled`)
     tps_grid: int = 5  # K of the K x K TPS control grid
     tps_width: int = 8  # first conv's channels in the TPS regressor; doubles per stride-2 level
     tps_levels: int = 6  # stride-2 conv levels of the TPS regressor (ACGPN's has 6, 8..256 channels)
@@ -140,10 +254,12 @@ class ModelConfig:
 
     @classmethod
     def from_preset(cls, preset: str, resolution: Resolution, **overrides: Any) -> ModelConfig:
-        """The preset's widths at `resolution`, with explicit overrides applied on top."""
+        """The preset's widths at `resolution`, its depth and discriminator scales grown with the
+        resolution (`resolution_scaled`), and explicit overrides applied on top of both."""
         if preset not in PRESETS:
             raise ValueError(f"model preset {preset!r} is not one of {sorted(PRESETS)}")
-        return cls(preset=preset, resolution=resolution, **{**PRESETS[preset], **overrides})
+        values = {**PRESETS[preset], **resolution_scaled(resolution, depth=PRESETS[preset]["depth"])}
+        return cls(preset=preset, resolution=resolution, **{**values, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values; `from_dict` inverts it."""
@@ -294,13 +410,13 @@ class TrainConfig:
 
 def train_from_dict(values: dict[str, Any] | None, *, where: str) -> TrainConfig:
     """The `train` section; `stages` may name only some stages, the others keep the full recipe."""
-    values = dict(values or {})
+    values = _mapping(values, where=where)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
     stages = _default_stages()
-    raw_stages = values.pop("stages", None) or {}
+    raw_stages = _mapping(values.pop("stages", None), where=f"{where}.stages")
     unknown_stages = sorted(set(raw_stages) - set(TRAINING_STAGES))
     if unknown_stages:
         raise ValueError(
@@ -308,13 +424,10 @@ def train_from_dict(values: dict[str, Any] | None, *, where: str) -> TrainConfig
         )
     for name, stage in raw_stages.items():
         stages[name] = section_from_dict(StageConfig, stage, where=f"{where}.stages.{name}")
+    weights = {}
     if "weights" in values:
-        values["weights"] = section_from_dict(LossWeights, values["weights"], where=f"{where}.weights")
-    if values.get("vgg_weights") is not None:
-        values["vgg_weights"] = Path(values["vgg_weights"])
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
-    return TrainConfig(stages=stages, **values)
+        weights["weights"] = section_from_dict(LossWeights, values.pop("weights"), where=f"{where}.weights")
+    return TrainConfig(stages=stages, **weights, **coerce_fields(TrainConfig, values, where=where))
 
 
 @dataclass(frozen=True)
@@ -348,22 +461,25 @@ def model_from_dict(values: dict[str, Any] | None, *, resolution: Resolution, wh
 
     The resolution is taken from the `data` section only, so it is written once.
     """
-    values = dict(values or {})
+    values = _mapping(values, where=where)
     if "resolution" in values:
         raise ValueError(f"{where}: set the resolution under data.resolution, not model.resolution")
-    preset = values.pop("preset", "default")
+    preset = coerce_value(values.pop("preset", "default"), "str", where=f"{where}.preset")
     known = {f.name for f in dataclasses.fields(ModelConfig)} - {"preset", "resolution"}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known | {'preset'})}")
-    return ModelConfig.from_preset(preset, resolution, **values)
+    return ModelConfig.from_preset(preset, resolution, **coerce_fields(ModelConfig, values, where=where))
 
 
 def load_params(path: Path | None) -> Params:
     """Read params.yaml; a missing path gives the built-in defaults."""
     if path is None:
         return Params()
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        raw = _mapping(yaml.safe_load(Path(path).read_text()), where=str(path))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ValueError(f"{path}: unknown sections {unknown}; expected some of {sorted(SECTIONS)}")

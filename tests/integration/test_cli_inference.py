@@ -16,15 +16,20 @@ from tryon.nets import TryOnGenerators
 runner = CliRunner()
 
 
-def write_checkpoint(path, *, seed: int = 0, damage: float = 0.0):
-    """A checkpoint of untrained generators; `damage` adds noise to G3's weights (a worse model)."""
+def write_checkpoint(path, *, seed: int = 0, damage: float = 0.0, stage: str = "fusion", finished: bool = True):
+    """A checkpoint of untrained generators marked as the end of `stage` (the finished fusion stage a
+    try-on needs, by default); `damage` adds noise to G3's weights (a worse model)."""
     torch.manual_seed(seed)
     generators = TryOnGenerators.from_config(tiny_model_config())
     with torch.no_grad():
         for parameter in generators.g3.parameters():
             parameter.add_(torch.randn_like(parameter) * damage)
     state = generators.state_dict()
-    return save_checkpoint(path, model_config=tiny_model_config(), state={RAW_STATE: state, EMA_STATE: state})
+    return save_checkpoint(
+        path,
+        model_config=tiny_model_config(),
+        state={RAW_STATE: state, EMA_STATE: state, "stage": stage, "finished": finished, "step": 3},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,8 @@ def test_the_samples_table_has_a_row_per_sample_and_the_metrics_are_its_column_m
     result = evaluate(EvalWeights(), batches)
     table = result.samples
     assert len(table) == 11 and table["name"].is_unique
-    assert list(table.columns[:3]) == ["name", "difficulty", "finite_outputs"]
+    assert list(table.columns[:5]) == ["name", "difficulty", "paired", "unpaired", "finite_outputs"]
+    assert table["paired"].all() and table["unpaired"].all()
     assert {"paired/ssim/changed", "baseline/unpaired/l1/full", "warp/iou", "baseline/finite_outputs"} <= set(
         table
     )

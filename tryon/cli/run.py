@@ -3,16 +3,15 @@ pipeline: tryon/cli/pipeline.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tryon.cli.app import ParamsOption, PhaseOption, app, fail
+from tryon.cli.app import DeviceOption, ParamsOption, PhaseOption, ProgressOption, app, fail, reported_errors
 from tryon.config import EvalConfig, load_params
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 @app.command("train")
@@ -21,11 +20,16 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder; each stage writes OUT/STAGE/checkpoint.pt, stats, grids.")] = Path("models"),
     stage: Annotated[str, typer.Option("--stage", help="sgm (G1, G2), warp (TPS + refinement), fusion (G3) or all.")] = "all",
     params: ParamsOption = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue interrupted stages from their checkpoints.")] = False,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu, cuda or cuda:N; CUDA when available by default.")
-    ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue interrupted stages (and stages stopped by a time budget that is now larger) "
+            "from their checkpoints; refused when the batch size, world size or schedule differ.",
+        ),
+    ] = False,
+    device: DeviceOption = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Train ACGPN stage by stage; run under `torchrun --nproc_per_node=N` for several devices."""
     import logging
@@ -33,8 +37,8 @@ def train(
     from tryon.train import train as run_training
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = load_params(params)
-    try:
+    with reported_errors("train"):
+        settings = load_params(params)
         checkpoint = run_training(
             stage=stage,
             data_root=data,
@@ -45,8 +49,6 @@ def train(
             device=device,
             progress=progress,
         )
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        raise fail(f"train: {error}") from None
     typer.echo(f"train: {checkpoint}")
 
 
@@ -62,10 +64,14 @@ def infer(
     ] = None,
     phase: PhaseOption = "test",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per forward pass.")] = 8,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    device: DeviceOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generators' noise.")] = 0,
+    progress: ProgressOption = True,
 ) -> None:
-    """Put a garment on a person (--person/--garment) or run a whole pairs file (--pairs)."""
+    """Put a garment on a person (--person/--garment) or run a whole pairs file (--pairs).
+
+    The checkpoint must be the end of a finished fusion stage (models/fusion/checkpoint.pt).
+    """
     if checkpoint is None:
         raise fail(
             "infer: --checkpoint is required; an untrained model's output is never presented as a try-on. "
@@ -73,29 +79,24 @@ def infer(
         )
     if (pairs is None) == (person is None or garment is None):
         raise fail("infer: give either --person and --garment, or --pairs")
+    if pairs is None and out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise fail(f"infer: --out {out} must name an image file ending in one of {', '.join(IMAGE_SUFFIXES)}")
     import torch
 
     from tryon.data.dataset import TryOnDataset
     from tryon.data.layout import Pair, parse_pairs
-    from tryon.inference import try_on_pairs
-    from tryon.pipeline import TryOnPipeline
+    from tryon.inference import load_trained_pipeline, try_on_pair, try_on_pairs
 
-    torch.manual_seed(seed)
-    pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=device)
-    selected = parse_pairs(pairs.read_text(), source=str(pairs)) if pairs else [Pair(person, garment)]
-    dataset = TryOnDataset(data, phase=phase, resolution=pipeline.config.resolution, pairs=selected)
-    out_dir = out if pairs else Path(tempfile.mkdtemp(dir=out.parent if out.parent.exists() else None))
-    try:
-        results = try_on_pairs(pipeline, dataset, out_dir=out_dir, batch_size=batch_size)
-    except FileNotFoundError as error:
-        raise fail(f"infer: {error}") from None
-    if pairs is None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(results[0].path, out)
-        shutil.rmtree(out_dir)
-        typer.echo(f"infer: {out}")
-    else:
-        typer.echo(f"infer: wrote {len(results)} try-on images to {out}")
+    with reported_errors("infer"):
+        pipeline = load_trained_pipeline(checkpoint, device=device)
+        selected = parse_pairs(pairs.read_text(), source=str(pairs)) if pairs else [Pair(person, garment)]
+        dataset = TryOnDataset(data, phase=phase, resolution=pipeline.config.resolution, pairs=selected)
+        torch.manual_seed(seed)
+        if pairs is None:
+            typer.echo(f"infer: {try_on_pair(pipeline, dataset, out=out)}")
+            return
+        results = try_on_pairs(pipeline, dataset, out_dir=out, batch_size=batch_size, progress=progress)
+    typer.echo(f"infer: wrote {len(results)} try-on images to {out}")
 
 
 @app.command("evaluate")
@@ -118,17 +119,32 @@ def evaluate(
         Path, typer.Option("--inception", help="TorchScript FID Inception (inception-2015-12-05.pt); FID/KID are skipped without it.")
     ] = EvalConfig.inception_weights,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per forward pass.")] = 8,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    device: DeviceOption = None,
+    pairs_kind: Annotated[
+        str,
+        typer.Option(
+            "--pairs-kind",
+            help="Whether each pair's garment is the one the person wears: auto (the synthetic manifest, "
+            "else the VITON naming NAME_0.jpg / NAME_1.jpg), paired or unpaired for every pair.",
+        ),
+    ] = "auto",
+    progress: ProgressOption = True,
 ) -> None:
-    """Compute metrics on a split, write the report, and optionally gate against a previous run."""
+    """Compute metrics on a split, write the report, and optionally gate against a previous run.
+
+    Paired metrics are computed where a pair's garment is the person's own; pairs with another
+    person's garment (VITON's test_pairs.txt) get the metrics that need no ground truth.
+    """
     from tryon.eval.run import check_against_baseline, evaluate_checkpoint
     from tryon.eval.summary import headline
     from tryon.eval.weights import EvalWeights
 
-    outcome = evaluate_checkpoint(
-        checkpoint=checkpoint, data=data, out_dir=out, weights=EvalWeights(inception=inception), phase=phase,
-        batch_size=batch_size, device=device, training_stats=stats or (),
-    )
+    with reported_errors("evaluate"):
+        outcome = evaluate_checkpoint(
+            checkpoint=checkpoint, data=data, out_dir=out, weights=EvalWeights(inception=inception), phase=phase,
+            batch_size=batch_size, device=device, training_stats=stats or (), pairs_kind=pairs_kind,
+            progress=progress,
+        )
     for name, note in sorted(outcome.result.notes.items()):
         typer.echo(f"{name}: {note}")
     for line in headline(outcome.result.metrics):

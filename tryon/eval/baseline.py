@@ -106,7 +106,9 @@ def baseline_batch(batch: EvalBatch) -> EvalBatch:
     garment, pasted into the same old garment box and scored on the unpaired changed region (the
     paired one where the batch has no unpaired ground truth).
     """
-    paired = naive_paste(batch.person, batch.label, batch.garment, batch.garment_mask, batch.changed_region)
+    paired = None
+    if batch.garment is not None and batch.garment_mask is not None:
+        paired = naive_paste(batch.person, batch.label, batch.garment, batch.garment_mask, batch.changed_region)
     unpaired_tryon = None
     if batch.unpaired_garment is not None and batch.unpaired_garment_mask is not None:
         region = (
@@ -117,9 +119,9 @@ def baseline_batch(batch: EvalBatch) -> EvalBatch:
         ).tryon
     return dataclasses.replace(
         batch,
-        tryon=paired.tryon,
-        warped_garment=paired.garment,
-        warped_mask=paired.mask,
+        tryon=None if paired is None else paired.tryon,
+        warped_garment=None if paired is None else paired.garment,
+        warped_mask=None if paired is None else paired.mask,
         layout=None,
         predicted_worn_mask=None,
         unpaired_tryon=unpaired_tryon,

@@ -39,6 +39,10 @@ SYSTEMS = (("model", ""), ("naive baseline", BASELINE))
 FINITE = "finite_outputs"
 """Samples-table column (prefixed like the metrics) saying whether a sample's outputs are all finite."""
 
+KEY_COLUMNS = ("name", "difficulty", "paired", "unpaired")
+"""The samples table's first columns: person, pose difficulty, and whether the sample has a paired
+try-on (its own garment, judged against the photo) and one of another garment."""
+
 THUMBNAIL_HEIGHT = 256  # grid panels are kept at most this tall, so the kept rows stay small
 
 
@@ -84,10 +88,11 @@ class EvalResult:
 
     `metrics` is flat, key -> number: `paired/ssim/changed`, its levels `paired/ssim/changed/hard`,
     the baseline's `baseline/paired/ssim/changed`, per-class `layout/iou/hair`, and sample counts
-    `count/all`, `count/easy`, ...; a value is NaN where outputs were not finite (metrics.json
+    `count/all`, `count/easy`, ..., `count/paired` and `count/unpaired` (samples with a try-on of
+    their own garment, and of another one); a value is NaN where outputs were not finite (metrics.json
     leaves it out, the gate fails on it). `notes` says, per metric name (or per system for
     non-finite outputs), why a value is missing. `samples` is the per-sample table the per-sample
-    metrics were aggregated from: columns `name`, `difficulty`, `finite_outputs`, every
+    metrics were aggregated from: columns `name`, `difficulty`, `paired`, `unpaired`, `finite_outputs`, every
     per-sample metric key, and the same with the `baseline/` prefix.
     """
 
@@ -176,7 +181,12 @@ class Evaluator:
         finally:
             self.context.next_batch()
         # Stored only once the whole batch is scored, so a failing batch leaves no partial samples.
-        rows = {"name": list(batch.names), "difficulty": levels}
+        rows = {
+            "name": list(batch.names),
+            "difficulty": levels,
+            "paired": [batch.paired] * len(batch),
+            "unpaired": [batch.unpaired] * len(batch),
+        }
         rows.update({key: values.detach().cpu().numpy() for key, values in columns.items()})
         self._rows.append(pd.DataFrame(rows))
         indices = torch.arange(self._count, self._count + len(batch))
@@ -199,12 +209,12 @@ class Evaluator:
                 selector.offer(float(scores[index]), name, levels[index], render)
 
     def _table(self) -> pd.DataFrame:
-        """The samples table, columns in a fixed order: name, difficulty, then per system its
-        finite flag and its metrics in registration order."""
+        """The samples table, columns in a fixed order: `KEY_COLUMNS`, then per system its finite
+        flag and its metrics in registration order (empty where a sample has no such try-on)."""
         if not self._rows:
-            return pd.DataFrame(columns=["name", "difficulty"])
+            return pd.DataFrame(columns=list(KEY_COLUMNS))
         table = pd.concat(self._rows, ignore_index=True)
-        order = ["name", "difficulty"]
+        order = list(KEY_COLUMNS)
         for _, prefix in SYSTEMS:
             order.append(prefix + FINITE)
             order += [prefix + key for spec in self._specs if spec.per_sample for key in spec.keys]
@@ -246,6 +256,8 @@ class Evaluator:
                     "metric over them is NaN, left out of metrics.json, and the quality gate fails on it"
                 )
         metrics["count/all"] = float(len(table))
+        for kind in ("paired", "unpaired"):
+            metrics[f"count/{kind}"] = float(table[kind].astype(bool).sum())
         for level in LEVELS:
             metrics[f"count/{level}"] = float((levels == level).sum())
         grids = tuple(

@@ -20,25 +20,28 @@ class EvalBatch:
 
     Images are float NCHW in [-1, 1], masks float (B, 1, H, W) in [0, 1], layouts (B, H, W) ACGPN ids;
     every image, mask and layout of a batch has the same H x W. Tensors may live on any device.
-    The `unpaired_*` fields are None together when the split has no unpaired ground truth;
-    `unpaired_tryon`, `unpaired_garment` and `unpaired_garment_mask` may come without the
-    ground truth (FID/KID need only the try-on). The changed regions (`tryon.eval.regions`) come
-    from ground truth only, so the model and the naive baseline are scored on the same pixels.
+    The paired fields (`garment`, `garment_mask`, `target`, `tryon`, `warped_*`, `layout`,
+    `predicted_worn_mask`) are None together in a batch of unpaired pairs, whose garment is not the
+    one the person wears: nothing there can be judged against the photo. The `unpaired_*` fields
+    are None together when the batch has no try-on of another garment; `unpaired_tryon`,
+    `unpaired_garment` and `unpaired_garment_mask` may come without the ground truth (FID/KID need
+    only the try-on). The changed regions (`tryon.eval.regions`) come from ground truth only, so
+    the model and the naive baseline are scored on the same pixels.
     """
 
     names: tuple[str, ...]  # person image names, for the report's case grids
     person: Tensor  # (B, 3, H, W) the person as photographed
-    garment: Tensor  # (B, 3, H, W) the laydown garment the person wears (paired setting)
-    garment_mask: Tensor  # (B, 1, H, W) its mask; the naive baseline pastes through it
-    target: Tensor  # (B, 3, H, W) paired ground truth: the person image
-    tryon: Tensor  # (B, 3, H, W) paired try-on output
-    layout: Tensor | None  # G1's own layout, before composition: (B, H, W) ids or (B, C, H, W) logits
     label: Tensor  # (B, H, W) true parsing ids
-    warped_garment: Tensor  # (B, 3, H, W) the garment after the warp module
-    warped_mask: Tensor  # (B, 1, H, W) its mask
     worn_mask: Tensor  # (B, 1, H, W) the region the person's own garment covers in the label
     keypoints: Tensor  # (B, 18, 3) COCO-18 (x, y, confidence) in pixels
-    changed_region: Tensor  # (B, 1, H, W) what a paired try-on may change (`regions.changed_region`)
+    changed_region: Tensor  # (B, 1, H, W) what a try-on may change over the photo (`regions.changed_region`)
+    garment: Tensor | None = None  # (B, 3, H, W) the laydown garment the person wears (paired setting)
+    garment_mask: Tensor | None = None  # (B, 1, H, W) its mask; the naive baseline pastes through it
+    target: Tensor | None = None  # (B, 3, H, W) paired ground truth: the person image
+    tryon: Tensor | None = None  # (B, 3, H, W) paired try-on output
+    layout: Tensor | None = None  # G1's own layout, before composition: (B, H, W) ids or (B, C, H, W) logits
+    warped_garment: Tensor | None = None  # (B, 3, H, W) the garment after the warp module
+    warped_mask: Tensor | None = None  # (B, 1, H, W) its mask
     predicted_worn_mask: Tensor | None = None  # (B, 1, H, W) G2's worn-garment probability; None: no layout
     unpaired_tryon: Tensor | None = None  # (B, 3, H, W) try-on with another garment
     unpaired_garment: Tensor | None = None  # (B, 3, H, W) that garment
@@ -66,6 +69,16 @@ class EvalBatch:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def paired(self) -> bool:
+        """Whether the batch holds paired try-ons (the person's own garment, judged against the photo)."""
+        return self.tryon is not None
+
+    @property
+    def unpaired(self) -> bool:
+        """Whether the batch holds try-ons of another garment than the person's."""
+        return self.unpaired_tryon is not None
 
     def finite_outputs(self) -> Tensor:
         """(B,) bool: whether every output of each sample (try-ons, layout, masks, warped garment) is

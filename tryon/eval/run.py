@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
-from tryon.data.dataset import TryOnBatch, TryOnDataset, collate
-from tryon.data.layout import DatasetLayout
+from tryon.data.dataset import TryOnBatch, TryOnDataset, collate, image_to_tensor
+from tryon.data.layout import DatasetLayout, Pair, read_pairs, read_rgb, read_unpaired
 from tryon.eval.evaluator import EvalResult, Evaluator
 from tryon.eval.gate import GateResult, OutdatedReference, compare_to_baseline
+from tryon.eval.pairs import classify_pairs
 from tryon.eval.records import EvalBatch
 from tryon.eval.regions import changed_radius, changed_region, unpaired_changed_region
 from tryon.eval.report import ReportPaths, write_report
 from tryon.eval.weights import EvalWeights
+from tryon.inference import load_trained_pipeline
 from tryon.pipeline import TryOnPipeline
+from tryon.progress import progress_bar
+from tryon.steps import PersonRepresentation
 
 STRATA_SUFFIXES = ("/easy", "/medium", "/hard")
 
@@ -35,37 +40,103 @@ class EvaluationOutcome:
     paths: ReportPaths
 
 
+class UnpairedGroundTruth(Dataset):
+    """Samples of unpaired pairs that the synthetic data has ground truth for: each sample of
+    `dataset` with `unpaired_target`, the person wearing the pair's garment ({phase}_unpaired_gt/)."""
+
+    def __init__(self, dataset: TryOnDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.dataset[index]
+        path = self.dataset.layout.unpaired_gt(self.dataset.pairs[index].person)
+        image = read_rgb(path)
+        if image.shape[:2] != self.dataset.resolution.shape:
+            raise ValueError(
+                f"{path}: size {image.shape[0]}x{image.shape[1]} differs from the model's {self.dataset.resolution}"
+            )
+        sample["unpaired_target"] = image_to_tensor(image)
+        return sample
+
+
+def with_ground_truth(layout: DatasetLayout, pairs: tuple[Pair, ...]) -> tuple[list[Pair], list[Pair]]:
+    """Unpaired pairs split into those the synthetic ground truth shows ({phase}_unpaired.txt names
+    the pair and its image exists) and the others."""
+    truth = set(read_unpaired(layout))
+    shown = [pair for pair in pairs if pair in truth and layout.unpaired_gt(pair.person).is_file()]
+    return shown, [pair for pair in pairs if pair not in set(shown)]
+
+
 def evaluate_checkpoint(
     *,
-    checkpoint: Path,  # training checkpoint; its EMA generator weights are evaluated
+    checkpoint: Path,  # the fusion stage's finished checkpoint; its EMA generator weights are evaluated
     data: Path,  # dataset root
     out_dir: Path,  # where metrics.json, report.html, grids, figures and curves go
     weights: EvalWeights,  # local files of the pretrained metric networks
     phase: str = "test",  # dataset split
     batch_size: int = 8,
-    device: str = "cpu",
+    device: str | torch.device | None = None,  # None: CUDA when available (`tryon.device.resolve_device`)
     training_stats: Sequence[Path] = (),  # the trainer's stats.jsonl files, for the loss curves
     seed: int = 0,  # seed of the generators' noise, so a re-run gives the same numbers
+    pairs_kind: str = "auto",  # auto, paired or unpaired: whether each pair's garment is the person's own
+    progress: bool = False,  # a progress bar over the pairs (only ever on a terminal)
 ) -> EvaluationOutcome:
-    """Run the try-on over a split (paired, and unpaired where the data has ground truth for it),
-    compute every registered metric for the model and the naive baseline, and write the report."""
-    torch.manual_seed(seed)
-    pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=device)
-    with_unpaired = DatasetLayout(Path(data), phase).unpaired_file.exists()
-    dataset = TryOnDataset(
-        data, phase=phase, resolution=pipeline.config.resolution, with_unpaired=with_unpaired
-    )
-    if len(dataset) == 0:
+    """Run the try-on over a split and score it, model and naive baseline alike, then write the report.
+
+    Pairs whose garment is the one the person wears (`tryon.eval.pairs`) get the paired metrics,
+    against the photo, and on synthetic data also a try-on of another garment against its ground
+    truth. Pairs with another garment get the metrics that need no ground truth (FID/KID, against
+    photos of other persons), and the unpaired image metrics where the synthetic data shows the
+    person wearing it. A checkpoint whose fusion stage is missing or unfinished is refused.
+    """
+    pipeline = load_trained_pipeline(checkpoint, device=device)
+    device = pipeline.device
+    layout = DatasetLayout(Path(data), phase)
+    kinds = classify_pairs(layout, read_pairs(layout), kind=pairs_kind)
+    if not kinds.paired and not kinds.unpaired:
         raise ValueError(f"{data}: the {phase} split has no pairs to evaluate")
+    resolution = pipeline.config.resolution
+    with_unpaired = layout.unpaired_file.exists()
+    shown, unshown = with_ground_truth(layout, kinds.unpaired)
+    streams: list[tuple[Dataset, Callable[[TryOnPipeline, TryOnBatch], EvalBatch]]] = []
+    if kinds.paired:
+        paired = TryOnDataset(
+            data, phase=phase, resolution=resolution, with_unpaired=with_unpaired, pairs=list(kinds.paired)
+        )
+        streams.append((paired, evaluation_batch))
+    if shown:
+        streams.append(
+            (
+                UnpairedGroundTruth(TryOnDataset(data, phase=phase, resolution=resolution, pairs=shown)),
+                unpaired_evaluation_batch,
+            )
+        )
+    if unshown:
+        streams.append(
+            (TryOnDataset(data, phase=phase, resolution=resolution, pairs=unshown), unpaired_evaluation_batch)
+        )
+    torch.manual_seed(seed)
     evaluator = Evaluator(weights=weights, device=device)
-    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
-        evaluator.add(evaluation_batch(pipeline, batch.to(device)))
+    total = len(kinds.paired) + len(kinds.unpaired)
+    with progress_bar(total=total, desc="evaluate", unit="pair", enabled=progress) as bar:
+        for dataset, scored in streams:
+            for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
+                evaluator.add(scored(pipeline, batch.to(device)))
+                bar.update(len(batch))
     result = evaluator.result()
     config = pipeline.config
     keep_photo = getattr(config, "keep_photo", True)  # settings written before it existed kept the photo
     details = {
         "checkpoint": str(checkpoint),
-        "data": f"{data} ({phase} split, {len(dataset)} pairs, {'with' if with_unpaired else 'no'} unpaired ground truth)",
+        "data": f"{data} ({phase} split, {total} pairs, {'with' if with_unpaired else 'no'} unpaired ground truth)",
+        "pairs": (
+            f"{len(kinds.paired)} paired (the garment the person wears: paired metrics against the photo), "
+            f"{len(kinds.unpaired)} unpaired (another garment: {len(shown)} with synthetic ground truth, "
+            f"{len(unshown)} scored only by metrics that need none); decided by {kinds.decided_by}"
+        ),
         "model": f"preset {config.preset} at {config.resolution}, EMA weights",
         "changed region": (
             "old garment and arms from the parsing map (unpaired: also where the ground truth differs from "
@@ -80,6 +151,31 @@ def evaluate_checkpoint(
     return EvaluationOutcome(result=result, paths=paths)
 
 
+def _unpaired_fields(
+    pipeline: TryOnPipeline,
+    person: PersonRepresentation,
+    batch: TryOnBatch,
+    *,
+    garment: Tensor,
+    garment_mask: Tensor,
+    radius: int,
+) -> dict[str, Tensor]:
+    """The EvalBatch fields of a try-on of `garment` (another than the person's), with the batch's
+    unpaired ground truth and its changed region where it has one."""
+    output = pipeline(person, garment, garment_mask)
+    fields = {
+        "unpaired_tryon": output.image,
+        "unpaired_garment": garment,
+        "unpaired_garment_mask": garment_mask,
+    }
+    if batch.unpaired_target is not None:
+        fields["unpaired_target"] = batch.unpaired_target
+        fields["unpaired_changed_region"] = unpaired_changed_region(
+            batch.label, batch.image, batch.unpaired_target, radius=radius
+        )
+    return fields
+
+
 def evaluation_batch(pipeline: TryOnPipeline, batch: TryOnBatch) -> EvalBatch:
     """Try each person's own garment on (paired) and, where present, the unpaired garment.
 
@@ -92,17 +188,14 @@ def evaluation_batch(pipeline: TryOnPipeline, batch: TryOnBatch) -> EvalBatch:
     paired = pipeline(person, batch.garment, batch.garment_mask)
     unpaired = {}
     if batch.unpaired_garment is not None:
-        output = pipeline(person, batch.unpaired_garment, batch.unpaired_garment_mask)
-        unpaired = {
-            "unpaired_tryon": output.image,
-            "unpaired_garment": batch.unpaired_garment,
-            "unpaired_garment_mask": batch.unpaired_garment_mask,
-        }
-        if batch.unpaired_target is not None:
-            unpaired["unpaired_target"] = batch.unpaired_target
-            unpaired["unpaired_changed_region"] = unpaired_changed_region(
-                batch.label, batch.image, batch.unpaired_target, radius=radius
-            )
+        unpaired = _unpaired_fields(
+            pipeline,
+            person,
+            batch,
+            garment=batch.unpaired_garment,
+            garment_mask=batch.unpaired_garment_mask,
+            radius=radius,
+        )
     return EvalBatch(
         names=batch.names,
         person=batch.image,
@@ -119,6 +212,25 @@ def evaluation_batch(pipeline: TryOnPipeline, batch: TryOnBatch) -> EvalBatch:
         changed_region=changed_region(batch.label, radius=radius),
         predicted_worn_mask=paired.layout.garment_logits.sigmoid(),
         **unpaired,
+    )
+
+
+def unpaired_evaluation_batch(pipeline: TryOnPipeline, batch: TryOnBatch) -> EvalBatch:
+    """A batch of unpaired pairs: `batch.garment` is not the one the person wears, so the try-on is
+    an unpaired one (judged against `batch.unpaired_target` where the synthetic data has it) and
+    nothing is judged against the photo: no paired try-on, layout or warp is scored."""
+    radius = changed_radius(pipeline.config, batch.image.shape[-2])
+    person = pipeline.represent(batch.image, batch.label, batch.keypoints)
+    return EvalBatch(
+        names=batch.names,
+        person=batch.image,
+        label=batch.label,
+        worn_mask=person.worn_garment,
+        keypoints=batch.keypoints,
+        changed_region=changed_region(batch.label, radius=radius),
+        **_unpaired_fields(
+            pipeline, person, batch, garment=batch.garment, garment_mask=batch.garment_mask, radius=radius
+        ),
     )
 
 

@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from tryon.device import resolve_device
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -39,20 +41,15 @@ class DistributedContext:
 def init_distributed(device: str | None = None) -> DistributedContext:
     """Join the process group that `torchrun` describes in the environment (a no-op without it).
 
-    `device` is `cpu`, `cuda` or None for CUDA when available. Under torchrun each process takes the
-    GPU of its LOCAL_RANK.
+    `device` is `cpu`, `cuda` or None for CUDA when available (`tryon.device.resolve_device`, the
+    rule every command shares). Under torchrun each process takes the GPU of its LOCAL_RANK.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    requested = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if requested.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} was asked for but CUDA is not available")
-        target = torch.device("cuda", local_rank if world_size > 1 else requested.index or 0)
+    target = resolve_device(device, local_rank=local_rank if world_size > 1 else None)
+    if target.type == "cuda":
         torch.cuda.set_device(target)
-    else:
-        target = requested
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(
             backend="nccl" if target.type == "cuda" else "gloo",

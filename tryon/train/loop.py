@@ -8,7 +8,10 @@ The checkpoint holds everything needed to continue exactly: the generators (raw 
 `TryOnPipeline.from_checkpoint` reads), the discriminators, optimizers, schedulers, loss scaler, the
 partial log interval, the RNG states and the data position (epoch and steps into it; the order of
 an epoch depends only on the seed and the epoch). A resumed run therefore sees the same batches,
-the same noise and the same weights as one that was never interrupted.
+the same noise and the same weights as one that was never interrupted. It also keeps the settings a
+resumed run must share (`RESUME_KEYS`; another batch size, world size or schedule is refused,
+naming the keys) and whether the stage ended at its last step or at its time budget: a stage
+stopped by its budget continues when resumed with a larger one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tryon.atomic import atomic_path
@@ -32,10 +34,11 @@ from tryon.config import ModelConfig, TrainConfig
 from tryon.data.dataset import TryOnDataset
 from tryon.data.layout import write_rgb
 from tryon.nets import VGG19Features
+from tryon.progress import progress_bar
 from tryon.train.data import ResumableSampler, make_loader
 from tryon.train.distributed import DistributedContext, barrier, broadcast_flag
 from tryon.train.grids import grid_batch, render_grid
-from tryon.train.schedule import stage_schedule
+from tryon.train.schedule import StageSchedule, stage_schedule
 from tryon.train.stages import STAGES
 from tryon.train.state import CHECKPOINT_NAME, capture_rng, remove_stale_temporaries, restore_rng
 from tryon.train.stats import StatsWriter
@@ -68,17 +71,21 @@ def run_stage(
     checkpoint_path = run_dir / CHECKPOINT_NAME
     # 1. The run folder: a fresh run, or the checkpoint to continue from.
     resumed = resume_state(checkpoint_path, resume=resume, model_config=model_config, context=context)
-    if resumed is not None and resumed.get("finished"):
-        logger.info("stage %s already finished at step %d (%s)", stage, resumed["step"], checkpoint_path)
-        return checkpoint_path
-    prepare_run_folder(run_dir, context)
-    # 2. The data and the trainer, with the resumed or the previous stage's weights.
+    # 2. The data; a resumed run must cut it into the same steps as the run it continues.
     data = build_data(data_root, model_config=model_config, config=config, context=context)
+    schedule = stage_schedule(config.stages[stage], steps_per_epoch=data.steps_per_epoch)
+    record = run_record(config, schedule=schedule, context=context)
+    if resumed is not None:
+        check_resumable(resumed, record, path=checkpoint_path)
+        if not continues(resumed, config.stages[stage].budget_minutes, stage=stage, path=checkpoint_path):
+            return checkpoint_path
+    prepare_run_folder(run_dir, context)
+    # The trainer, with the resumed or the previous stage's weights.
     trainer = build_trainer(
         stage,
         model_config=model_config,
         config=config,
-        steps_per_epoch=data.steps_per_epoch,
+        schedule=schedule,
         context=context,
         vgg=vgg,
         resumed=resumed,
@@ -109,6 +116,7 @@ def run_stage(
         config=config,
         context=context,
         resumed=resumed,
+        record=record,
         progress=progress,
     )
     loop.run()
@@ -133,6 +141,70 @@ def resume_state(
             f"{checkpoint_path} exists; pass --resume to continue that run or choose another --out"
         )
     return load_checkpoint(checkpoint_path, expect=model_config, map_location=context.device).state
+
+
+RESUME_KEYS = ("batch_size", "world_size", "steps_per_epoch", "total_steps", "freeze_steps", "lr", "decay_start")
+"""What a resumed run must share with the run it continues: the same samples per step on the same
+shards (batch size, world size, steps per epoch) and the same schedule (length, freeze steps,
+learning-rate decay); the optimizer and scheduler states restored from the checkpoint assume them.
+The micro-batch per device may differ: it changes only how a step is accumulated."""
+
+
+class ResumeMismatchError(ValueError):
+    """A checkpoint to resume from was trained with another batch size, world size or schedule."""
+
+
+def run_record(config: TrainConfig, *, schedule: StageSchedule, context: DistributedContext) -> dict[str, Any]:
+    """The settings of this run a resumed run must share (`RESUME_KEYS`), as the checkpoint keeps them."""
+    return {
+        "batch_size": config.batch_size,
+        "world_size": context.world_size,
+        "steps_per_epoch": schedule.steps_per_epoch,
+        "total_steps": schedule.total_steps,
+        "freeze_steps": dict(schedule.freeze_steps),
+        "lr": config.lr,
+        "decay_start": config.decay_start,
+    }
+
+
+def check_resumable(resumed: dict[str, Any], record: dict[str, Any], *, path: Path) -> None:
+    """Refuse, naming every differing key, to continue a checkpoint trained with other settings."""
+    recorded = resumed.get("run", {})
+    differences = [
+        f"{key} {recorded[key]} (this run: {record[key]})"
+        for key in RESUME_KEYS
+        if key in recorded and recorded[key] != record[key]
+    ]
+    if differences:
+        raise ResumeMismatchError(
+            f"{path} cannot be resumed with these settings: "
+            + ", ".join(differences)
+            + "; resume with the settings it was trained with, or start afresh with another --out"
+        )
+
+
+def continues(resumed: dict[str, Any], budget_minutes: float | None, *, stage: str, path: Path) -> bool:
+    """Whether a resumed stage trains on: an interrupted one does, a finished one does not, and one
+    stopped by its time budget does when the budget is now larger than the time it has trained."""
+    if not resumed.get("finished"):
+        return True
+    step, elapsed = resumed["step"], resumed.get("elapsed", 0.0)
+    if not resumed.get("stopped_by_budget"):
+        logger.info("stage %s already finished at step %d (%s)", stage, step, path)
+        return False
+    if budget_minutes is None or elapsed < budget_minutes * 60:
+        budget = "no limit" if budget_minutes is None else f"{budget_minutes:g} min"
+        logger.info(
+            "stage %s stopped by its time budget at step %d after %.1f min; continuing with %s",
+            stage, step, elapsed / 60, budget,
+        )
+        return True
+    logger.info(
+        "stage %s already finished at step %d: its time budget of %g min is spent (%.1f min trained); "
+        "raise train.stages.%s.budget_minutes to continue it",
+        stage, step, budget_minutes, elapsed / 60, stage,
+    )
+    return False
 
 
 def prepare_run_folder(run_dir: Path, context: DistributedContext) -> None:
@@ -196,14 +268,13 @@ def build_trainer(
     *,
     model_config: ModelConfig,
     config: TrainConfig,
-    steps_per_epoch: int,
+    schedule: StageSchedule,
     context: DistributedContext,
     vgg: VGG19Features | None,
     resumed: dict[str, Any] | None,  # the checkpoint state to continue from
     init_from: Path | None,  # otherwise the previous stage's checkpoint, if any
 ) -> StageTrainer:
     """The stage's trainer on its schedule, with the resumed state or the previous stage's weights."""
-    schedule = stage_schedule(config.stages[stage], steps_per_epoch=steps_per_epoch)
     trainer = StageTrainer(
         stage=STAGES[stage],
         model_config=model_config,
@@ -271,9 +342,11 @@ class StageLoop:
         config: TrainConfig,
         context: DistributedContext,
         resumed: dict[str, Any] | None,
+        record: dict[str, Any],  # `run_record`: kept in the checkpoint for a later resume to check
         progress: bool,
     ) -> None:
         self.stage = stage
+        self.record = record
         self.trainer = trainer
         self.data = data
         self.run_dir = run_dir
@@ -291,13 +364,12 @@ class StageLoop:
             restore_rng(resumed["rng"], context.device)
         self.started = time.monotonic()
         self.last_log = (trainer.step, self.started)
-        self.bar = tqdm(
+        self.bar = progress_bar(
             total=trainer.schedule.total_steps,
             initial=trainer.step,
             desc=stage,
             unit="step",
-            dynamic_ncols=True,
-            disable=not (progress and context.is_main),
+            enabled=progress and context.is_main,
         )
         self.iterator: Iterator | None = None
 
@@ -386,8 +458,9 @@ class StageLoop:
         write_rgb(self.run_dir / "grids" / f"step_{self.trainer.step:07d}.png", image)
         self.writer.add_image("tryon", image, self.trainer.step)
 
-    def save(self, *, finished: bool) -> None:
-        """Write the checkpoint: the trainer's state, the data position, the time and the RNG states."""
+    def save(self, *, finished: bool, stopped_by_budget: bool = False) -> None:
+        """Write the checkpoint: the trainer's state, the data position, the time, the RNG states and
+        the run's settings; `stopped_by_budget` marks a stage that a larger budget can continue."""
         if not self.context.is_main:
             return
         state = self.trainer.state_dict()
@@ -396,6 +469,8 @@ class StageLoop:
             step_in_epoch=self.step_in_epoch,
             elapsed=self.elapsed(),
             finished=finished,
+            stopped_by_budget=stopped_by_budget,
+            run=self.record,
             rng=capture_rng(self.context.device),
             train_config=json.dumps(self.config.to_dict()),
         )
@@ -413,7 +488,7 @@ class StageLoop:
                 self.config.stages[self.stage].budget_minutes,
                 trainer.step,
             )
-        self.save(finished=True)
+        self.save(finished=True, stopped_by_budget=out_of_time)
         if trainer.step % self.config.grid_interval:
             self.write_grid()
 

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from tryon.eval.context import MetricContext
-from tryon.eval.metrics.pixels import binary
+from tryon.eval.metrics.pixels import PAIRED_TRYON, binary
 from tryon.eval.metrics.registry import register_metric
 from tryon.eval.records import EvalBatch
 from tryon.ops.composition import worn_garment_mask
@@ -28,6 +28,7 @@ def pooled_iou(stats: Tensor) -> float | None:
     "layout/iou/upper_clothes",
     higher_is_better=True,
     reduce=pooled_iou,
+    requires=PAIRED_TRYON,
     description="G2's worn-garment mask vs. the parsing map's upper clothes (G2's training target), "
     "IoU pooled over samples",
 )

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from tryon.eval.context import MetricContext
+from tryon.eval.metrics.pixels import PAIRED_TRYON
 from tryon.eval.metrics.registry import register_metric
 from tryon.eval.records import EvalBatch
 from tryon.labels import ARM_LABELS, NUM_LABELS, Label
@@ -66,9 +67,15 @@ def g1_target(label: Tensor) -> Tensor:
     return layout_without_garment(label, worn_garment_mask(label))[:, 0]
 
 
-@register_metric("layout/iou", higher_is_better=True, reduce=per_class_iou, description=_DESCRIPTION)
 @register_metric(
-    "layout/miou", higher_is_better=True, reduce=mean_iou, description=f"{_DESCRIPTION}, mean over classes"
+    "layout/iou", higher_is_better=True, reduce=per_class_iou, requires=PAIRED_TRYON, description=_DESCRIPTION
+)
+@register_metric(
+    "layout/miou",
+    higher_is_better=True,
+    reduce=mean_iou,
+    requires=PAIRED_TRYON,
+    description=f"{_DESCRIPTION}, mean over classes",
 )
 def layout_counts(batch: EvalBatch, context: MetricContext) -> Tensor | None:
     """(B, 2, NUM_LABELS + 1) per-id pixel counts of intersection and union, from one confusion

@@ -16,6 +16,7 @@ MASK_THRESHOLD = 0.5
 
 UNPAIRED_GROUND_TRUTH = "unpaired ground truth and its changed region (the dataset's {phase}_unpaired_gt/)"
 PAIRED = "try-on of the person's own garment vs. the photo"
+PAIRED_TRYON = "paired try-ons (pairs whose garment is the one the person wears)"
 UNPAIRED = "try-on of another garment vs. the synthetic ground truth (the person wearing it)"
 
 
@@ -68,8 +69,10 @@ class Comparison:
         return {region: means[region] for region in REGIONS}
 
 
-def paired(batch: EvalBatch) -> Comparison:
-    """The paired try-on against the photo, over `changed_region`."""
+def paired(batch: EvalBatch) -> Comparison | None:
+    """The paired try-on against the photo, over `changed_region`; None in a batch of unpaired pairs."""
+    if batch.tryon is None or batch.target is None:
+        return None
     return Comparison(batch.tryon, batch.target, binary(batch.changed_region))
 
 
