@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tryon demo --params params.yaml --out runs/demo
+	$(BIN)/tryon pipeline run --local --params params.yaml --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -32,11 +32,14 @@ STAGES = ("sgm", "warp", "fusion")
 
 
 def _on_cluster(task: dsl.PipelineTask, *, gpu: bool = False) -> dsl.PipelineTask:
-    """Mount the data PVC (read-only) and the models PVC, read S3 credentials from the Secret, and
-    ask for a GPU; kfp's local runner ignores all of it."""
+    """Mount the data and models PVCs, read S3 credentials from the Secret, and ask for a GPU;
+    kfp's local runner ignores all of it."""
     kubernetes.mount_pvc(task, pvc_name=DATA_CLAIM, mount_path=DATA_MOUNT)
     kubernetes.mount_pvc(task, pvc_name=MODELS_CLAIM, mount_path=MODELS_MOUNT)
-    kubernetes.use_secret_as_env(task, secret_name=S3_SECRET, secret_key_to_env={key: key for key in S3_KEYS})
+    # Optional: a cluster that keeps its data on the PVC or synthesises it needs no S3 credentials.
+    kubernetes.use_secret_as_env(
+        task, secret_name=S3_SECRET, secret_key_to_env={key: key for key in S3_KEYS}, optional=True
+    )
     if gpu:
         task.set_accelerator_type(ACCELERATOR).set_accelerator_limit(GPUS_PER_TRAINING_TASK)
     return task
