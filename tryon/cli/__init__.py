@@ -7,6 +7,7 @@ stays instant.
 
 from tryon.cli import data, run, serve  # noqa: F401  (registers the commands)
 from tryon.cli import pipeline  # noqa: F401  (registers `tryon pipeline` and `tryon demo`)
+from tryon.cli import batches  # noqa: F401  (registers `tryon data fetch`, `add-batch`, `pin-synthetic`)
 from tryon.cli.app import app
 
 __all__ = ["app"]
