@@ -23,8 +23,9 @@ import torch
 from tryon.atomic import atomic_path
 from tryon.config import DataConfig, ModelConfig, Resolution
 from tryon.data.dataset import image_to_tensor, tensor_to_image
+from tryon.data.images import UnusableImage, decode_image
 from tryon.data.layout import DatasetLayout, PoseFormatError, read_pose, write_rgb
-from tryon.data.validate import Problem, UnusableImage, decode_image
+from tryon.data.validate import Problem
 from tryon.labels import KEYPOINT, NUM_KEYPOINTS, VALID_IDS, Label
 from tryon.steps import PersonRepresentation, represent_person
 from tryon.visual import colorize_layout, contact_sheet, draw_pose

@@ -23,7 +23,7 @@ from PIL import Image
 
 from tryon.config import DataConfig, Resolution
 from tryon.data.garments import GarmentError, _as_shown_on_white, prepare_garment
-from tryon.data.validate import UnusableImage, decode_image
+from tryon.data.images import UnusableImage, decode_image
 
 AVATAR_FIELD = "avatar"
 GARMENT_FIELD = "garment"
