@@ -45,13 +45,16 @@ def test_pose_round_trips_under_both_openpose_keys(tmp_path, key):
     assert np.allclose(read_pose(tmp_path / "p.json"), keypoints)
 
 
-@pytest.mark.parametrize(("document", "message"), [
-    ("not json", "not readable JSON"),
-    ('{"people": []}', "empty"),
-    ('{"people": [{"pose_keypoints": [1, 2, 3]}]}', "3 values, expected 54"),
-    ('{"people": [{"face": []}]}', "neither"),
-    ('{"version": 1}', "no 'people'"),
-])
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("not json", "not readable JSON"),
+        ('{"people": []}', "empty"),
+        ('{"people": [{"pose_keypoints": [1, 2, 3]}]}', "3 values, expected 54"),
+        ('{"people": [{"face": []}]}', "neither"),
+        ('{"version": 1}', "no 'people'"),
+    ],
+)
 def test_malformed_pose_files_are_refused_with_the_reason(tmp_path, document, message):
     path = tmp_path / "bad_keypoints.json"
     path.write_text(document)
@@ -87,3 +90,36 @@ def test_a_refused_write_keeps_the_previous_file_and_leaves_no_temporary_files(t
         write_pose(path, np.zeros((17, 3)))
     assert json.loads(path.read_text())["people"][0]["pose_keypoints"] == [0.0] * 54
     assert [p.name for p in tmp_path.iterdir()] == ["pose_keypoints.json"]
+
+
+def test_dataset_reads_go_through_the_validators_image_checks(tmp_path):
+    from tests.unit.test_validate import RESOLUTION, build_dataset, png_header, truncate
+    from tryon.data.dataset import TryOnDataset
+    from tryon.data.images import UnusableImage
+
+    layout = build_dataset(tmp_path / "data", "train", 3)
+    dataset = TryOnDataset(layout.root, phase="train", resolution=RESOLUTION, max_image_pixels=64 * 48)
+    assert dataset[0]["image"].shape == (3, *RESOLUTION.shape)
+    layout.garment("g1").write_bytes(png_header(100_000, 100_000))
+    with pytest.raises(UnusableImage, match=r"g1\.jpg: .*decompression bomb"):
+        dataset[1]
+    truncate(layout.label("p2"))
+    with pytest.raises(UnusableImage, match=r"p2\.png: .*truncated"):
+        dataset[2]
+    with pytest.raises(UnusableImage, match="decompression bomb"):
+        TryOnDataset(layout.root, phase="train", resolution=RESOLUTION, max_image_pixels=100)[0]
+
+
+def test_dataset_pairs_one_person_with_many_garments(tmp_path):
+    from tests.unit.test_validate import RESOLUTION, build_dataset
+    from tryon.data.dataset import TryOnDataset, collate
+
+    layout = build_dataset(tmp_path / "data", "train", 3)
+    write_pairs(layout.pairs_file, [Pair("p0.jpg", g) for g in ("g0.jpg", "g1.jpg", "g2.jpg")] + [Pair("p1.jpg", "g0.jpg")])
+    dataset = TryOnDataset(layout.root, phase="train", resolution=RESOLUTION, with_unpaired=True)
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    assert batch.names == ("p0.jpg", "p0.jpg", "p0.jpg", "p1.jpg")
+    assert batch.garment_names == ("g0.jpg", "g1.jpg", "g2.jpg", "g0.jpg")
+    assert (batch.image[0] == batch.image[2]).all() and (batch.garment[0] == batch.garment[3]).all()
+    assert not (batch.garment[0] == batch.garment[1]).all()
+    assert batch.unpaired_target is not None and (batch.unpaired_target[0] == batch.unpaired_target[1]).all()

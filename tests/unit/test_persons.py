@@ -32,7 +32,13 @@ LIP_PARTS = (
     (3, 85, 91, 71, 77),  # glove on the left wrist: the marker
 )
 WRIST = (74, 88)  # (x, y) inside the glove
-JOINTS = {"Nose": (100, 30), "Neck": (100, 40), "RShoulder": (120, 44), "LShoulder": (80, 44), "LWrist": WRIST}
+JOINTS = {
+    "Nose": (100, 30),
+    "Neck": (100, 40),
+    "RShoulder": (120, 44),
+    "LShoulder": (80, 44),
+    "LWrist": WRIST,
+}
 
 
 def lip_parsing(shape: tuple[int, int] = PHOTO) -> np.ndarray:
@@ -68,7 +74,9 @@ class Files:
 
     def prepare(self, **kwargs):
         options = {"resolution": RESOLUTION, "parser": "lip"} | kwargs
-        return prepare_person(image_path=self.image, pose_path=self.pose, parsing_path=self.parsing, **options)
+        return prepare_person(
+            image_path=self.image, pose_path=self.pose, parsing_path=self.parsing, **options
+        )
 
 
 def write_person(
@@ -182,7 +190,10 @@ def test_refused_with_unknown_label_ids(tmp_path):
     assert "unknown label ids" in error.reason and "[20, 31]" in error.reason
     shoes = lip_parsing()
     shoes[140:146, 82:100], shoes[140:146, 100:118] = 18, 19  # LIP's shoes; ATR's table ends at 17
-    assert "[18, 19] outside the atr table" in refused(write_person(tmp_path / "atr", parsing=shoes), parser="atr").reason
+    assert (
+        "[18, 19] outside the atr table"
+        in refused(write_person(tmp_path / "atr", parsing=shoes), parser="atr").reason
+    )
 
 
 def test_refused_with_several_people_unless_one_is_chosen(tmp_path):
@@ -224,7 +235,11 @@ def test_add_persons_writes_valid_files_refuses_with_reasons_and_reruns_unchange
     assert read_rgb(layout.person_image("ada")).shape == (*RESOLUTION.shape, 3)
     assert read_label(layout.label("ada")).shape == RESOLUTION.shape
     assert read_pose(layout.pose("ada"))[KEYPOINT["neck"], 2] > 0
-    assert sorted(p.name for p in root.iterdir()) == ["test_img", "test_label", "test_pose"]  # no scratch left
+    assert sorted(p.name for p in root.iterdir()) == [
+        "test_img",
+        "test_label",
+        "test_pose",
+    ]  # no scratch left
     mtime = layout.label("ada").stat().st_mtime_ns
     again = add_persons(src, root, phase="test", resolution=RESOLUTION, parser="lip")
     assert (len(again.added), len(again.unchanged)) == (0, 2)
@@ -247,3 +262,11 @@ def test_add_persons_reads_parsing_maps_and_poses_from_their_own_folders(tmp_pat
         pose_dir=tmp_path / "openpose",
     )
     assert report.summary() == "persons: 1 added, 0 unchanged, 0 refused"
+
+
+def test_a_progress_bar_only_when_asked(tmp_path, capsys):
+    write_person(tmp_path / "photos")
+    add_persons(tmp_path / "photos", tmp_path / "a", phase="test", resolution=RESOLUTION, parser="lip")
+    assert capsys.readouterr().err == ""
+    add_persons(tmp_path / "photos", tmp_path / "b", phase="test", resolution=RESOLUTION, parser="lip", progress=True)
+    assert "persons" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from tryon.data.synthetic import MANIFEST_NAME, generate_dataset
 from tryon.data.synthetic.body import sample_body
 from tryon.data.synthetic.garment import KINDS, PATTERNS, build_garment, sample_design
 from tryon.data.synthetic.render import render_person
+from tryon.data.validate import validate_dataset
 from tryon.labels import KEYPOINT, VALID_IDS, Label
 
 TINY = Resolution(64, 48)
@@ -72,8 +73,12 @@ def test_names_and_counts_follow_the_pairs_files(dataset):
         assert layout.person_names() == [p.person for p in pairs]
         assert layout.garment_names() == [p.garment for p in pairs]
         for pair in pairs:
-            for path in (layout.label(pair.person), layout.pose(pair.person), layout.unpaired_gt(pair.person),
-                         layout.garment_mask(pair.garment)):
+            for path in (
+                layout.label(pair.person),
+                layout.pose(pair.person),
+                layout.unpaired_gt(pair.person),
+                layout.garment_mask(pair.garment),
+            ):
                 assert path.is_file(), path
         assert not list(dataset.root.rglob("*.tmp"))
 
@@ -154,7 +159,10 @@ def test_another_garment_changes_only_clothes_and_arms(seed):
     changed = cv2.dilate(changed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     assert (tee[~changed] == tank[~changed]).all()
     assert (tee_label[~changed] == tank_label[~changed]).all()
-    arms = lambda label: np.isin(label, [Label.LEFT_ARM, Label.RIGHT_ARM]).sum()  # noqa: E731
+
+    def arms(label):
+        return np.isin(label, [Label.LEFT_ARM, Label.RIGHT_ARM]).sum()
+
     assert arms(tank_label) > arms(tee_label)  # a tank top bares the upper arms
 
 
@@ -213,3 +221,28 @@ def test_generation_stays_fast(tmp_path):
         tmp_path, n_train=48, n_test=2, resolution=Resolution(256, 192), seed=0, workers=1
     )
     assert summary.seconds < 10.0
+
+
+@pytest.mark.parametrize("resolution", [Resolution(256, 192), Resolution(512, 384), Resolution(1024, 768)])
+def test_generated_datasets_pass_the_validator_at_every_dataset_resolution(tmp_path, resolution):
+    generate_dataset(tmp_path, n_train=2, n_test=2, resolution=resolution, seed=4, workers=1)
+    report = validate_dataset(tmp_path, resolution=resolution)
+    assert report.ok, "\n".join(map(str, report.problems))
+    assert report.phase_pairs == (2, 2) and report.resolution == resolution
+    layout = DatasetLayout(tmp_path, "test")
+    for pair in read_pairs(layout):
+        assert read_label(layout.label(pair.person)).shape == resolution.shape
+        keypoints = read_pose(layout.pose(pair.person))
+        assert keypoints[:, 0].max() > resolution.width / 3  # pixels of this size, not of 256x192
+    elsewhere = validate_dataset(
+        tmp_path, resolution=Resolution(resolution.height // 2, resolution.width // 2)
+    )
+    images = {path for path in tmp_path.rglob("*") if path.suffix in (".jpg", ".png")}
+    assert {problem.path for problem in elsewhere.problems if "expected" in problem.reason} == images
+
+
+def test_progress_bar_only_when_asked(tmp_path, capsys):
+    generate_dataset(tmp_path / "quiet", n_train=2, n_test=2, resolution=TINY, seed=0, workers=1)
+    assert capsys.readouterr().err == ""
+    generate_dataset(tmp_path / "bar", n_train=2, n_test=2, resolution=TINY, seed=0, workers=1, progress=True)
+    assert "/4 [" in capsys.readouterr().err  # a bar over the 4 samples, cleared when done
