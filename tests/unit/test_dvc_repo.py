@@ -6,6 +6,8 @@ remote, so that no test touches the project's own `.dvc/cache` or remote.
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,18 +16,30 @@ from tryon.versioning.commands import CommandError, run_dvc, run_git
 
 
 def make_repo(root: Path, *, remote: Path | None = None) -> Path:
-    """A git repository with DVC initialised at `root`, analytics off, `remote` as the default remote."""
+    """A git repository with DVC initialised at `root`, analytics off, `remote` as the default remote.
+
+    The remote's path is written relative to `.dvc/`, as the project's own config does, so that a
+    copy of the repository and its remote side by side (`copy_repo`) is a working pair.
+    """
     root.mkdir(parents=True, exist_ok=True)
     run_git("init", "-q", "-b", "main", repo=root)
     run_git("config", "user.name", "Test", repo=root)
     run_git("config", "user.email", "test@example.com", repo=root)
     run_dvc("init", "-q", repo=root)
-    run_dvc("config", "core.analytics", "false", repo=root)
+    config = "[core]\n    analytics = false\n"
     if remote is not None:
-        run_dvc("remote", "add", "-d", "local", str(remote), repo=root)
+        url = os.path.relpath(remote, root / ".dvc")
+        config += f"    remote = local\n['remote \"local\"']\n    url = {url}\n"
+    (root / ".dvc" / "config").write_text(config)
     run_git("add", ".dvc", repo=root)
     run_git("commit", "-q", "-m", "dvc init", repo=root)
     return root
+
+
+def copy_repo(template: Path, dest: Path) -> Path:
+    """Copy a folder holding a repository and its remote side by side (symlinks kept as links)."""
+    shutil.copytree(template, dest, symlinks=True)
+    return dest
 
 
 def write_files(root: Path, files: dict[str, bytes]) -> None:
