@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,9 +265,10 @@ def test_add_persons_reads_parsing_maps_and_poses_from_their_own_folders(tmp_pat
     assert report.summary() == "persons: 1 added, 0 unchanged, 0 refused"
 
 
-def test_a_progress_bar_only_when_asked(tmp_path, capsys):
+def test_a_progress_bar_only_when_asked(tmp_path, capsys, monkeypatch):
     write_person(tmp_path / "photos")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     add_persons(tmp_path / "photos", tmp_path / "a", phase="test", resolution=RESOLUTION, parser="lip")
     assert capsys.readouterr().err == ""
     add_persons(tmp_path / "photos", tmp_path / "b", phase="test", resolution=RESOLUTION, parser="lip", progress=True)
-    assert "persons" in capsys.readouterr().err
+    assert "add-persons" in capsys.readouterr().err

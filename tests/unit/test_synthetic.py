@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import sys
 
 import cv2
 import numpy as np
@@ -241,7 +242,10 @@ def test_generated_datasets_pass_the_validator_at_every_dataset_resolution(tmp_p
     assert {problem.path for problem in elsewhere.problems if "expected" in problem.reason} == images
 
 
-def test_progress_bar_only_when_asked(tmp_path, capsys):
+def test_progress_bar_only_on_a_terminal_and_when_asked(tmp_path, capsys, monkeypatch):
+    generate_dataset(tmp_path / "log", n_train=2, n_test=2, resolution=TINY, seed=0, workers=1, progress=True)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     generate_dataset(tmp_path / "quiet", n_train=2, n_test=2, resolution=TINY, seed=0, workers=1)
     assert capsys.readouterr().err == ""
     generate_dataset(tmp_path / "bar", n_train=2, n_test=2, resolution=TINY, seed=0, workers=1, progress=True)

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tryon.cli.app import PhaseOption, SizeOption, data_app, fail, parse_size
+from tryon.cli.app import PhaseOption, ProgressOption, SizeOption, data_app, fail, parse_size, reported_errors
 from tryon.config import DataConfig
 from tryon.labels import PARSERS
 
 if TYPE_CHECKING:
     from tryon.data.importing import ImportReport
 
-NoProgressOption = Annotated[
-    bool, typer.Option("--no-progress", help="No progress bar (there is none either when stderr is not a terminal).")
-]
 MaxPixelsOption = Annotated[
     int, typer.Option("--max-pixels", min=1, help="Images with more pixels are refused as decompression bombs.")
 ]
 ParserOption = Annotated[
     str, typer.Option("--parser", help=f"Human parser whose class ids the parsing maps hold: {', '.join(PARSERS)}.")
 ]
-
-
-def show_progress(no_progress: bool) -> bool:
-    """A progress bar only on a terminal: redirected output and CI logs stay free of bar redraws."""
-    return not no_progress and sys.stderr.isatty()
 
 
 def parse_parser(parser: str) -> str:
@@ -48,12 +39,12 @@ def data_synth(
     size: SizeOption = "256x192",
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes identical files.")] = 0,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes; all cores by default.")] = None,
-    no_progress: NoProgressOption = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Write a synthetic dataset with exact ground truth (layouts, poses, unpaired try-on targets)."""
     from tryon.data.synthetic import generate_dataset
 
-    try:
+    with reported_errors("synth"):
         summary = generate_dataset(
             out,
             n_train=n,
@@ -61,10 +52,8 @@ def data_synth(
             resolution=parse_size(size),
             seed=seed,
             workers=workers,
-            progress=show_progress(no_progress),
+            progress=progress,
         )
-    except (ValueError, FileExistsError) as error:
-        raise fail(f"synth: {error}") from None
     typer.echo(
         f"synth: wrote {summary.n_train} train + {summary.n_test} test pairs at {summary.resolution} "
         f"to {summary.root} in {summary.seconds:.1f} s"
@@ -91,24 +80,24 @@ def data_validate(
 
 @data_app.command("add-garments")
 def data_add_garments(
-    src_dir: Annotated[Path, typer.Argument(help="Folder of laydown product photos (JPEG/PNG, white background).", exists=True, file_okay=False)],
+    src_dir: Annotated[
+        Path,
+        typer.Argument(help="Folder of laydown product photos (JPEG/PNG, white background).", exists=True, file_okay=False),
+    ],
     root: Annotated[Path, typer.Argument(help="Dataset root to add the garments to.")],
     phase: PhaseOption = "train",
     size: SizeOption = "256x192",
     max_pixels: MaxPixelsOption = DataConfig.max_image_pixels,
-    no_progress: NoProgressOption = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Mask, centre and resize garment photos into {phase}_color and {phase}_edge; reports refused files."""
     from tryon.data.garments import add_garments
 
-    report = add_garments(
-        src_dir,
-        root,
-        phase=phase,
-        resolution=parse_size(size),
-        max_image_pixels=max_pixels,
-        progress=show_progress(no_progress),
-    )
+    resolution = parse_size(size)
+    with reported_errors("add-garments"):
+        report = add_garments(
+            src_dir, root, phase=phase, resolution=resolution, max_image_pixels=max_pixels, progress=progress
+        )
     _finish_import(report)
 
 
@@ -143,23 +132,25 @@ def data_add_persons(
         ),
     ] = None,
     max_pixels: MaxPixelsOption = DataConfig.max_image_pixels,
-    no_progress: NoProgressOption = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Frame, resize and remap person photos with their pose and parsing map into {phase}_img, _label, _pose."""
     from tryon.data.persons import add_persons
 
-    report = add_persons(
-        src_dir,
-        root,
-        phase=phase,
-        resolution=parse_size(size),
-        parser=parse_parser(parser),
-        person_index=person_index,
-        pose_dir=poses,
-        parsing_dir=parsing,
-        max_image_pixels=max_pixels,
-        progress=show_progress(no_progress),
-    )
+    resolution, parser = parse_size(size), parse_parser(parser)
+    with reported_errors("add-persons"):
+        report = add_persons(
+            src_dir,
+            root,
+            phase=phase,
+            resolution=resolution,
+            parser=parser,
+            person_index=person_index,
+            pose_dir=poses,
+            parsing_dir=parsing,
+            max_image_pixels=max_pixels,
+            progress=progress,
+        )
     _finish_import(report)
 
 
@@ -169,17 +160,14 @@ def data_remap(
     dst_dir: Annotated[Path, typer.Argument(help="Folder to write the maps in ACGPN ids to.")],
     parser: ParserOption,
     max_pixels: MaxPixelsOption = DataConfig.max_image_pixels,
-    no_progress: NoProgressOption = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Convert parsing maps from a LIP, CIHP or ATR parser to ACGPN label ids (tryon/labels.py)."""
     from tryon.data.remap import remap_folder
 
-    try:
-        report = remap_folder(
-            src_dir, dst_dir, parser=parse_parser(parser), max_image_pixels=max_pixels, progress=show_progress(no_progress)
-        )
-    except ValueError as error:
-        raise fail(f"remap: {error}") from None
+    parser = parse_parser(parser)
+    with reported_errors("remap"):
+        report = remap_folder(src_dir, dst_dir, parser=parser, max_image_pixels=max_pixels, progress=progress)
     _finish_import(report)
 
 
@@ -189,17 +177,14 @@ def data_resize(
     out: Annotated[Path, typer.Option("--out", help="New dataset root to write (must not exist or be empty).")],
     size: SizeOption,
     max_pixels: MaxPixelsOption = DataConfig.max_image_pixels,
-    no_progress: NoProgressOption = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Write a copy of a whole dataset at another resolution: labels nearest, keypoints scaled."""
     from tryon.data.resize import resize_dataset
 
-    try:
-        summary = resize_dataset(
-            root, out, resolution=parse_size(size), max_image_pixels=max_pixels, progress=show_progress(no_progress)
-        )
-    except (ValueError, FileExistsError) as error:
-        raise fail(f"resize: {error}") from None
+    resolution = parse_size(size)
+    with reported_errors("resize"):
+        summary = resize_dataset(root, out, resolution=resolution, max_image_pixels=max_pixels, progress=progress)
     typer.echo(summary.summary())
 
 

@@ -18,8 +18,8 @@ from tryon.config import DataConfig, Resolution
 from tryon.data.images import UnusableImage, decode_image
 from tryon.data.importing import ImportReport, install, list_photos, stage
 from tryon.data.layout import MASK_THRESHOLD, DatasetLayout, write_mask, write_rgb
-from tryon.data.progress import progress_bar
 from tryon.data.validate import Problem
+from tryon.progress import progress_bar
 
 WHITE = 255
 
@@ -127,7 +127,8 @@ def add_garments(
         directory.mkdir(parents=True, exist_ok=True)
     # Staged beside the dataset, on the same file system, so that moving a file into place is atomic.
     with tempfile.TemporaryDirectory(dir=layout.root, prefix=".add-garments-") as scratch:
-        for name, path in progress_bar(sources, total=len(sources), unit="garments", enabled=progress):
+        bar = progress_bar(sources, total=len(sources), unit="garment", desc="add-garments", enabled=progress)
+        for name, path in bar:
             try:
                 photo = _as_shown_on_white(decode_image(path, max_image_pixels=max_image_pixels))
                 image, mask = prepare_garment(photo, resolution=resolution)

@@ -28,10 +28,10 @@ from tryon.data.images import UnusableImage, decode_image
 from tryon.data.importing import ImportReport, install, list_photos, stage
 from tryon.data.layout import POSE_SUFFIX, DatasetLayout, write_label, write_pose, write_rgb
 from tryon.data.pose import PoseFormatError, read_pose
-from tryon.data.progress import progress_bar
 from tryon.data.remap import ParsingRefused, read_parser_map
 from tryon.data.validate import Problem, check_person_files
 from tryon.labels import KEYPOINT, PARSERS, POSE_KEYPOINTS, Label
+from tryon.progress import progress_bar
 
 PARSING_SUFFIX = "_parsing.png"
 """A parsing map beside its photo is `NAME_parsing.png`; in a folder of its own (`parsing_dir`), `NAME.png`."""
@@ -148,7 +148,8 @@ def add_persons(
     unchanged: list[Path] = []
     Path(root).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".add-persons-") as scratch:
-        for name, path in progress_bar(sources, total=len(sources), unit="persons", enabled=progress):
+        bar = progress_bar(sources, total=len(sources), unit="person", desc="add-persons", enabled=progress)
+        for name, path in bar:
             pose_path = Path(pose_dir or src) / f"{name}{POSE_SUFFIX}"
             parsing_path = Path(parsing_dir) / f"{name}.png" if parsing_dir else src / f"{name}{PARSING_SUFFIX}"
             try:

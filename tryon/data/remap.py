@@ -11,9 +11,9 @@ from tryon.config import DataConfig
 from tryon.data.images import UnusableImage, decode_image
 from tryon.data.importing import ImportReport, install, stage
 from tryon.data.layout import LABEL_SUFFIX, write_label
-from tryon.data.progress import progress_bar
 from tryon.data.validate import Problem
 from tryon.labels import PARSERS, remap_parsing
+from tryon.progress import progress_bar
 
 
 class ParsingRefused(ValueError):
@@ -64,7 +64,7 @@ def remap_folder(
     refused: list[Problem] = []
     dst_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dst_dir, prefix=".remap-") as scratch:
-        for path in progress_bar(sources, total=len(sources), unit="maps", enabled=progress):
+        for path in progress_bar(sources, total=len(sources), unit="map", desc="remap", enabled=progress):
             try:
                 labels = read_parser_map(path, parser=parser, max_image_pixels=max_image_pixels)
             except (UnusableImage, ParsingRefused) as error:

@@ -35,9 +35,9 @@ from tryon.data.layout import (
     write_pose,
     write_rgb,
 )
-from tryon.data.progress import progress_bar
 from tryon.data.synthetic import MANIFEST_NAME
 from tryon.data.validate import validate_dataset
+from tryon.progress import progress_bar
 
 ASPECT_TOLERANCE = 0.01  # relative; beyond it a resize would stretch people
 
@@ -101,12 +101,12 @@ def resize_dataset(
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.resize-") as scratch:
         built = Path(scratch) / "dataset"
         jobs = [job for phase in report.phases for job in _jobs(DatasetLayout(root, phase), DatasetLayout(built, phase))]
-        for job in progress_bar(jobs, total=len(jobs), unit="files", enabled=progress):
+        for job in progress_bar(jobs, total=len(jobs), unit="file", desc="resize", enabled=progress):
             job.run(source=source, resolution=resolution, max_image_pixels=max_image_pixels)
         _copy_manifest(root, built, resolution)
         written = validate_dataset(built, resolution=resolution, phases=report.phases, max_image_pixels=max_image_pixels)
         if not written.ok:
-            raise RuntimeError(f"the resized dataset fails validation: {written.problems[0]}")
+            raise InvalidDataset(f"the resized dataset fails validation: {written.problems[0]}")
         if out.exists():
             out.rmdir()
         os.replace(built, out)

@@ -36,10 +36,10 @@ from tryon.data.layout import (
     write_pose,
     write_rgb,
 )
-from tryon.data.progress import progress_bar
 from tryon.data.synthetic.body import Body, sample_body
 from tryon.data.synthetic.garment import GarmentDesign, build_garment, sample_design
 from tryon.data.synthetic.render import render_person
+from tryon.progress import progress_bar
 
 GENERATOR_VERSION = 1  # bump whenever the same seed would give different files
 MANIFEST_NAME = "synth_manifest.json"
@@ -186,7 +186,8 @@ def _visible_files(directory: Path) -> Iterable[str]:
 def _run(tasks: list[_Task], *, workers: int, progress: bool) -> list[dict[str, Any]]:
     """Render every task, in worker processes when `workers` > 1; records come back in task order."""
     if workers == 1:
-        return list(progress_bar(map(_write_sample, tasks), total=len(tasks), unit="samples", enabled=progress))
+        records = map(_write_sample, tasks)
+        return list(progress_bar(records, total=len(tasks), unit="sample", desc="synth", enabled=progress))
     # Not fork: a child forked after OpenCV ran threads in this process deadlocks in its first
     # OpenCV call (the thread pool's locks are copied, its threads are not).
     methods = multiprocessing.get_all_start_methods()
@@ -196,7 +197,7 @@ def _run(tasks: list[_Task], *, workers: int, progress: bool) -> list[dict[str, 
         # An executor, not a Pool: a Pool silently replaces workers that die and waits forever.
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
             records = pool.map(_write_sample, tasks, chunksize=chunk)
-            return list(progress_bar(records, total=len(tasks), unit="samples", enabled=progress))
+            return list(progress_bar(records, total=len(tasks), unit="sample", desc="synth", enabled=progress))
     except BrokenProcessPool as error:
         raise RuntimeError(
             "a synthetic-data worker process died: out of memory, or a script calling generate_dataset "
