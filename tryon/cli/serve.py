@@ -39,7 +39,7 @@ def avatars_add(
     photo: Annotated[Path | None, typer.Option("--photo", help="A person photo (instead of --data).", exists=True, dir_okay=False)] = None,
     pose: Annotated[Path | None, typer.Option("--pose", help="OpenPose JSON of --photo.", exists=True, dir_okay=False)] = None,
     parsing: Annotated[Path | None, typer.Option("--parsing", help="Parser output (PNG) of --photo.", exists=True, dir_okay=False)] = None,
-    parser: Annotated[str, typer.Option("--parser", help="Label set of --parsing: lip, cihp, atr or acgpn.")] = "lip",
+    parser: Annotated[str, typer.Option("--parser", help="Parser that wrote --parsing: lip, cihp or atr (its ids are remapped).")] = "lip",
     avatar_id: Annotated[str | None, typer.Option("--id", help="Avatar id for --photo; its file stem by default.")] = None,
     checkpoint: CheckpointOption = None,
     params: ParamsOption = None,
