@@ -168,19 +168,18 @@ def add_persons(
             except PersonRefused as error:
                 refused.append(Problem(error.path, error.reason))
                 continue
-            staged = {
-                layout.person_image(name): stage(Path(scratch), layout.person_image(name), person.image, write_rgb),
-                layout.label(name): stage(Path(scratch), layout.label(name), person.labels, write_label),
-                layout.pose(name): stage(Path(scratch), layout.pose(name), person.keypoints, write_pose),
-            }
-            files = iter(staged.values())
+            targets = (layout.person_image(name), layout.label(name), layout.pose(name))
+            arrays = (person.image, person.labels, person.keypoints)
+            writers = (write_rgb, write_label, write_pose)
+            staged = [stage(Path(scratch), *item) for item in zip(targets, arrays, writers, strict=True)]
+            image, label, pose = staged
             problems = check_person_files(
-                image=next(files), label=next(files), pose=next(files), resolution=resolution
+                image=image, label=label, pose=pose, resolution=resolution, max_image_pixels=max_image_pixels
             )
             if problems:
                 refused.extend(Problem(path, f"the imported files fail validation: {p.reason}") for p in problems)
                 continue
-            changed = [install(file, target) for target, file in staged.items()]
+            changed = [install(file, target) for file, target in zip(staged, targets, strict=True)]
             (added if any(changed) else unchanged).append(layout.person_image(name))
     return ImportReport(
         added=tuple(added),
