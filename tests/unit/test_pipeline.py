@@ -9,6 +9,7 @@ from tryon.labels import NUM_KEYPOINTS, NUM_LABELS, Label
 from tryon.nets import TryOnGenerators
 from tryon.pipeline import TryOnPipeline
 from tryon.precision import resolve_precision
+from tryon.steps import PersonRepresentation
 
 SIZE = TINY
 
@@ -136,3 +137,17 @@ def test_auto_precision_resolves_as_training_does(pipeline, config, monkeypatch)
     assert torch.equal(output.image, pipeline(person, *garment_batch(1)).image)
     monkeypatch.setattr(precision, "cpu_bf16_native", lambda: True)
     assert TryOnPipeline(pipeline.generators, config, precision="auto").precision.name == "bf16"
+
+
+def test_people_batch_by_expanding_one_person_and_concatenating_several(pipeline):
+    image, labels, keypoints = person_batch(2)
+    first = pipeline.represent(image[:1], labels[:1], keypoints[:1])
+    second = pipeline.represent(image[1:], labels[1:], keypoints[1:])
+    repeated = PersonRepresentation.batch([first] * 4)
+    assert repeated.image.shape[0] == 4 and repeated.image.data_ptr() == first.image.data_ptr()
+    assert repeated.pose_maps.stride(0) == 0  # a view: no copy per garment
+    mixed = PersonRepresentation.batch([first, second, first])
+    together = pipeline.represent(image, labels, keypoints)
+    for name, value in vars(mixed).items():
+        expected = torch.cat([vars(together)[name], vars(together)[name][:1]])
+        assert torch.allclose(value, expected.to(value.dtype)), name
