@@ -23,7 +23,7 @@ from tryon.serve.requests import (
     error_body,
     parse_colour,
     parse_request,
-    prepare_request_garment,
+    prepare_garment_photo,
     recolour,
 )
 
@@ -112,7 +112,7 @@ def test_colours_parse_only_as_hash_and_six_hex_digits():
 
 def test_a_garment_photo_of_any_size_is_prepared_as_the_garment_import_does():
     photo = shirt_photo(513, 377)
-    prepared = prepare_request_garment(encoded(photo), resolution=SIZE)
+    prepared = prepare_garment_photo(encoded(photo), resolution=SIZE)
     expected_image, expected_mask = prepare_garment(photo, resolution=SIZE)
     assert prepared.image.shape == (64, 48, 3) and prepared.mask.shape == (64, 48)
     np.testing.assert_array_equal(prepared.image, expected_image)
@@ -124,20 +124,20 @@ def test_a_transparent_cut_out_is_put_on_white_before_segmentation():
     photo = shirt_photo(200, 150)
     alpha = np.where((photo == 245).all(axis=2), 0, 255).astype(np.uint8)
     rgba = np.dstack([np.where(alpha[..., None] == 0, 0, photo), alpha])  # hidden colour black
-    prepared = prepare_request_garment(encoded(rgba), resolution=SIZE)
-    expected = prepare_request_garment(encoded(photo), resolution=SIZE)
+    prepared = prepare_garment_photo(encoded(rgba), resolution=SIZE)
+    expected = prepare_garment_photo(encoded(photo), resolution=SIZE)
     assert abs(int(prepared.mask.sum()) - int(expected.mask.sum())) <= 0.05 * expected.mask.sum()
 
 
 def test_bad_garment_bytes_are_refused_with_the_decoders_reason():
     good = encoded(shirt_photo(), "JPEG")
-    refusal(400, "not an image", prepare_request_garment, b"hello" * 20, resolution=SIZE)
-    refusal(400, "truncated", prepare_request_garment, good[: len(good) // 2], resolution=SIZE)
-    refusal(413, "max_image_pixels", prepare_request_garment, png_claiming(3000, 3000), resolution=SIZE,
+    refusal(400, "not an image", prepare_garment_photo, b"hello" * 20, resolution=SIZE)
+    refusal(400, "truncated", prepare_garment_photo, good[: len(good) // 2], resolution=SIZE)
+    refusal(413, "max_image_pixels", prepare_garment_photo, png_claiming(3000, 3000), resolution=SIZE,
             limits=ServeLimits(max_image_pixels=1000 * 1000))
-    refusal(413, "max_image_pixels", prepare_request_garment, png_claiming(100000, 100000), resolution=SIZE)
+    refusal(413, "max_image_pixels", prepare_garment_photo, png_claiming(100000, 100000), resolution=SIZE)
     blank = np.full((100, 80, 3), 250, dtype=np.uint8)
-    refusal(422, "no garment found", prepare_request_garment, encoded(blank), resolution=SIZE)
+    refusal(422, "no garment found", prepare_garment_photo, encoded(blank), resolution=SIZE)
 
 
 def lab(image: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from tryon.pipeline import TryOnPipeline
 from tryon.serve import torchserve
 from tryon.serve.avatars import AvatarTable, build_avatars
 from tryon.serve.export import ExportError, export_archive
-from tryon.serve.requests import prepare_request_garment
+from tryon.serve.requests import prepare_garment_photo
 from tryon.serve.service import IncomingRequest, TryOnService
 
 CONFIG = tiny_model_config()
@@ -71,7 +71,7 @@ def test_a_request_is_the_pipeline_on_the_stored_avatar_and_the_prepared_garment
     assert [answer.status for answer in batch.answers] == [200] and batch.tryons == 1 and batch.tryon_seconds > 0
     answer = np.asarray(Image.open(io.BytesIO(batch.answers[0].body)))
 
-    prepared = prepare_request_garment(garment, resolution=TINY)
+    prepared = prepare_garment_photo(garment, resolution=TINY)
     torch.manual_seed(5)
     expected = service.pipeline(service.avatars.person("000002_0"), image_to_tensor(prepared.image)[None],
                                 torch.from_numpy(prepared.mask).float()[None, None]).image[0]
@@ -105,7 +105,7 @@ def test_bad_requests_get_their_answer_and_the_good_ones_in_the_batch_go_on(serv
 
 
 def test_many_garments_on_one_avatar_run_as_one_batch_on_the_avatars_own_tensors(service, garment, monkeypatch):
-    prepared = [prepare_request_garment(garment, resolution=TINY)] * 3
+    prepared = [prepare_garment_photo(garment, resolution=TINY)] * 3
     person = service.avatars.person("000001_0")
     calls = []
     original = TryOnPipeline.__call__

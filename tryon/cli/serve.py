@@ -111,3 +111,41 @@ def export(
         raise fail(f"export: {error}") from None
     typer.echo(f"export: {written}")
 
+
+
+@app.command("render-catalog")
+def render_catalog(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="Finished fusion checkpoint.")],
+    avatars: AvatarsOption,
+    garments: Annotated[Path, typer.Option("--garments", help="Folder of laydown garment photos (JPEG or PNG, any size).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the PNG files and index.csv; a rerun resumes.")],
+    colors: Annotated[
+        Path | None,
+        typer.Option("--colors", help="Colours file: `NAME #RRGGBB`, `#RRGGBB` or `original` per line.", exists=True, dir_okay=False),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Garments per forward pass on one avatar.")] = 8,
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N; CUDA when available by default.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generators' noise.")] = 0,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Render every avatar x garment (x colour) combination into static images with an index."""
+    import torch
+
+    from tryon.checkpoint import UnfinishedCheckpointError
+    from tryon.inference import load_trained_pipeline
+    from tryon.serve.avatars import AvatarTable, AvatarTableError
+    from tryon.serve.catalog import ORIGINAL, CatalogColour, read_colours
+    from tryon.serve.catalog import render_catalog as render
+
+    try:
+        colours = read_colours(colors) if colors else [CatalogColour(ORIGINAL)]
+        pipeline = load_trained_pipeline(checkpoint, device=device)
+        table = AvatarTable.load(avatars)
+        torch.manual_seed(seed)
+        report = render(pipeline=pipeline, avatars=table, garments_dir=garments, out_dir=out, colours=colours,
+                        batch_size=batch_size, progress=progress)
+    except (AvatarTableError, UnfinishedCheckpointError, FileNotFoundError, ValueError) as error:
+        raise fail(f"render-catalog: {error}") from None
+    for problem in report.refused:
+        typer.secho(f"refused {problem}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(f"{report.summary()}; index {report.index}")

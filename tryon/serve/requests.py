@@ -1,7 +1,7 @@
 """A try-on request from bytes to a garment ready for the networks, and the answer back to bytes.
 
 Plain functions with no server in them: `parse_request` reads the JSON or raw-image forms of the
-API, `prepare_request_garment` decodes the photo with the validator's decompression-bomb and decode
+API, `prepare_garment_photo` decodes the photo with the validator's decompression-bomb and decode
 checks and runs the data pipeline's garment preprocessing, `recolour` changes a garment's colour
 inside its mask, `encode_png` writes the answer. Every refusal is a `RequestError` carrying the
 HTTP status and a message that names the problem and never quotes the request's bytes.
@@ -114,7 +114,7 @@ def parse_colour(text: str) -> tuple[int, int, int]:
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
-def prepare_request_garment(
+def prepare_garment_photo(
     data: bytes, *, resolution: Resolution, limits: ServeLimits = ServeLimits()
 ) -> PreparedGarment:
     """Decode a garment photo of any size and prepare it as `tryon data add-garments` does.

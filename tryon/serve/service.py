@@ -29,7 +29,7 @@ from tryon.serve.requests import (
     encode_png,
     error_body,
     parse_request,
-    prepare_request_garment,
+    prepare_garment_photo,
     recolour,
 )
 from tryon.steps import PersonRepresentation
@@ -138,7 +138,7 @@ class TryOnService:
             person = self.avatars.person(parsed.avatar)
         except UnknownAvatar as error:
             raise RequestError(NOT_FOUND, str(error)) from None
-        garment = prepare_request_garment(parsed.garment, resolution=self.pipeline.config.resolution, limits=self.limits)
+        garment = prepare_garment_photo(parsed.garment, resolution=self.pipeline.config.resolution, limits=self.limits)
         if parsed.colour is not None:
             garment = PreparedGarment(image=recolour(garment.image, garment.mask, parsed.colour), mask=garment.mask)
         return person, garment
