@@ -89,10 +89,13 @@ def test_train_closure_holds_the_modules_training_needs_and_not_evaluation():
     assert not any(name.startswith("tryon.eval") for name in modules)
 
 
-def test_stage_code_deps_lists_whole_folders_only_when_every_module_is_imported():
-    nets = sorted(PurePosixPath(p.relative_to(REPO).as_posix()) for p in (REPO / "tryon/nets").glob("*.py"))
-    assert stage_code_deps([*nets, PurePosixPath("tryon/config.py")]) == ["tryon/config.py", "tryon/nets"]
-    assert stage_code_deps(nets[:1]) == [str(nets[0])]
+def test_stage_code_deps_name_subpackages_by_folder_and_top_level_modules_by_file():
+    files = [
+        PurePosixPath("tryon/nets/unet.py"),
+        PurePosixPath("tryon/eval/metrics/fid.py"),
+        Path("tryon/config.py"),
+    ]
+    assert stage_code_deps(files) == ["tryon/config.py", "tryon/eval", "tryon/nets"]
 
 
 def test_static_closure_holds_every_module_a_run_imports():

@@ -1,10 +1,11 @@
 """Check that each DVC stage that runs a `tryon` command lists the package code it imports as deps.
 
-dvc.yaml names code either file by file or by folder; a folder stands for every module under it.
-`stage_code_deps` writes the shortest such list for a closure (a folder where all its modules are
-imported), and `check_stage_deps` compares dvc.yaml with the closures, both ways: a module the
-command imports that no dep covers, and a dep that covers a module the command never imports
-(which would re-run the stage for nothing).
+dvc.yaml names code by subpackage folder (`tryon/train`) where the command imports any module of
+that subpackage, and by file for the package's top-level modules (`tryon/config.py`). A folder is a
+little wider than the closure, but modules added to or removed from a subpackage need no edit of
+dvc.yaml, and the stage still does not depend on subpackages it never imports. `check_stage_deps`
+compares dvc.yaml with the closures both ways: a module the command imports that no dep covers,
+and a code dep that covers nothing the command imports (which would re-run the stage for nothing).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from tryon.versioning.imports import PACKAGE, command_modules, module_paths, package_root
+from tryon.versioning.imports import PACKAGE, command_modules, module_paths
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class StageDepsReport:
     stage: str
     commands: tuple[tuple[str, ...], ...]  # the CLI words of each command, e.g. (("data", "validate"),)
     missing: tuple[str, ...]  # imported modules no dep covers
-    extra: tuple[str, ...]  # deps that cover modules the command does not import
+    extra: tuple[str, ...]  # code deps that cover no module the command imports
     expected: tuple[str, ...]  # the code deps dvc.yaml should list
 
     @property
@@ -54,20 +55,12 @@ def _modules_under(folder: PurePosixPath, repo: Path) -> set[PurePosixPath]:
     }
 
 
-def stage_code_deps(files: Iterable[PurePosixPath | Path], *, repo: Path | None = None) -> list[str]:
-    """The shortest list of files and folders that covers exactly `files` (paths from the repo root):
-    a folder is listed where every module under it is in `files`, else its modules one by one."""
-    repo = repo or package_root().parent
-    wanted = {PurePosixPath(Path(path).as_posix()) for path in files}
-    deps: set[str] = set()
-    for path in wanted:
-        chosen = path
-        for folder in path.parents:
-            if folder == PurePosixPath(PACKAGE) or folder == PurePosixPath("."):
-                break  # the package as a whole is never one dep: its CLI holds every command
-            if _modules_under(folder, repo) <= wanted:
-                chosen = folder
-        deps.add(str(chosen))
+def stage_code_deps(files: Iterable[PurePosixPath | Path]) -> list[str]:
+    """The code deps for modules `files` (paths from the repo root): the subpackage folder of each
+    module inside one (`tryon/train/loop.py` -> `tryon/train`), the file itself otherwise."""
+    deps = set()
+    for path in map(PurePosixPath, (Path(name).as_posix() for name in files)):
+        deps.add(str(PurePosixPath(*path.parts[:2]) if len(path.parts) > 2 else path))
     return sorted(deps)
 
 
@@ -102,7 +95,7 @@ def check_stage_deps(dvc_yaml: Path) -> list[StageDepsReport]:
         extra = [
             dep
             for dep in deps
-            if PurePosixPath(dep).parts[:1] == (PACKAGE,) and covered_modules([dep], repo=repo) - closure
+            if PurePosixPath(dep).parts[:1] == (PACKAGE,) and not covered_modules([dep], repo=repo) & closure
         ]
         reports.append(
             StageDepsReport(
@@ -110,7 +103,7 @@ def check_stage_deps(dvc_yaml: Path) -> list[StageDepsReport]:
                 commands=tuple(words_of),
                 missing=tuple(sorted(str(path) for path in closure - covered)),
                 extra=tuple(sorted(extra)),
-                expected=tuple(stage_code_deps(closure, repo=repo)),
+                expected=tuple(stage_code_deps(closure)),
             )
         )
     return reports
