@@ -208,6 +208,23 @@ def test_the_metrics_endpoint_reports_the_requests_and_the_try_on_latency(server
     assert any(line.startswith("Requests4XX{") for line in text.splitlines())
 
 
+def test_the_load_script_measures_latency_and_errors_against_the_server(server, client, garment, tmp_path):
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
+    import serve as bench_serve
+
+    result = bench_serve.run_load(lambda: client.try_on(avatar=AVATARS[0], garment=garment), requests=6, concurrency=3)
+    assert (result.requests, result.errors, len(result.latencies)) == (6, 0, 6)
+    assert result.throughput > 0 and result.percentile(0.5) <= result.percentile(0.95) <= result.percentile(0.99)
+    failing = bench_serve.run_load(lambda: client.try_on(avatar="nobody", garment=garment), requests=2, concurrency=2)
+    assert (failing.errors, failing.latencies) == (2, ())
+    line = bench_serve.row(result)
+    assert line.startswith("| 3 | 6 | 0 | ") and line.count("|") == bench_serve.HEADER.splitlines()[0].count("|")
+
+    archive, photo, avatars = bench_serve.build_model(tmp_path, size="64x48", preset="default", avatars=2)
+    assert archive.is_file() and len(avatars) == 2 and photo[:2] == b"\xff\xd8"
+    assert bench_serve.catalog_seconds_per_tryon(tmp_path, garment=photo, garments=2, batch_size=2) > 0
+
+
 def test_the_server_stops_cleanly(server):
     assert server.stop() == 0
     with pytest.raises(OSError):
