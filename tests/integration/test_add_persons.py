@@ -68,12 +68,24 @@ def test_a_real_photo_becomes_a_dataset_avatar_worn_with_many_garments(photos: P
     assert "\r" not in output  # no progress bar when stderr is not a terminal
 
     layout = DatasetLayout(root, "test")
-    image, labels, keypoints = read_rgb(layout.person_image("grace")), read_label(layout.label("grace")), read_pose(layout.pose("grace"))
+    image, labels, keypoints = (
+        read_rgb(layout.person_image("grace")),
+        read_label(layout.label("grace")),
+        read_pose(layout.pose("grace")),
+    )
     assert image.shape == (*SIZE.shape, 3) and labels.shape == SIZE.shape
     assert set(np.unique(labels).tolist()) == {Label.BACKGROUND, Label.HAIR, Label.FACE, Label.UPPER_CLOTHES}
-    face, uniform = image[labels == Label.FACE].mean(axis=0), image[labels == Label.UPPER_CLOTHES].mean(axis=0)
-    assert face[0] > face[2] + 30 and uniform.sum() < face.sum() - 150  # skin over the face, navy uniform below
-    for joint, part in (("nose", Label.FACE), ("neck", Label.UPPER_CLOTHES), ("left_shoulder", Label.UPPER_CLOTHES)):
+    face, uniform = (
+        image[labels == Label.FACE].mean(axis=0),
+        image[labels == Label.UPPER_CLOTHES].mean(axis=0),
+    )
+    # skin over the face, the navy uniform below it
+    assert face[0] > face[2] + 30 and uniform.sum() < face.sum() - 150
+    for joint, part in (
+        ("nose", Label.FACE),
+        ("neck", Label.UPPER_CLOTHES),
+        ("left_shoulder", Label.UPPER_CLOTHES),
+    ):
         x, y, confidence = keypoints[KEYPOINT[joint]]
         assert confidence > 0 and labels[round(float(y)), round(float(x))] == part, joint
     assert (keypoints[KEYPOINT["right_hip"]] == 0).all()  # out of the photo: missing, as OpenPose wrote it
@@ -81,7 +93,9 @@ def test_a_real_photo_becomes_a_dataset_avatar_worn_with_many_garments(photos: P
     garments = tmp_path / "garments"
     garments.mkdir()
     for seed, name in enumerate(("tee", "top")):
-        Image.fromarray(laydown_photo(tshirt_silhouette((450, 350)), seed=seed)).save(garments / f"{name}.jpg")
+        Image.fromarray(laydown_photo(tshirt_silhouette((450, 350)), seed=seed)).save(
+            garments / f"{name}.jpg"
+        )
     run("data", "add-garments", garments, root, "--phase", "test", "--size", SIZE, "--no-progress")
     write_pairs(layout.pairs_file, [Pair("grace.jpg", "tee.jpg"), Pair("grace.jpg", "top.jpg")])
     assert "valid, test 2 pairs at 256x192" in run("data", "validate", root, "--size", SIZE)
@@ -92,7 +106,9 @@ def test_a_real_photo_becomes_a_dataset_avatar_worn_with_many_garments(photos: P
     assert (batch.image[0] == batch.image[1]).all() and not (batch.garment[0] == batch.garment[1]).all()
 
 
-def test_cihp_output_of_the_same_photo_keeps_the_neckline_out_of_the_garment(photos: Path, tmp_path: Path) -> None:
+def test_cihp_output_of_the_same_photo_keeps_the_neckline_out_of_the_garment(
+    photos: Path, tmp_path: Path
+) -> None:
     parsing = np.asarray(Image.open(photos / "grace_parsing.png")).copy()
     parsing[345:420, 230:330] = 10  # CIHP torso skin: the white collar and neck
     schp = tmp_path / "schp"

@@ -270,7 +270,9 @@ def test_a_progress_bar_only_when_asked(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     add_persons(tmp_path / "photos", tmp_path / "a", phase="test", resolution=RESOLUTION, parser="lip")
     assert capsys.readouterr().err == ""
-    add_persons(tmp_path / "photos", tmp_path / "b", phase="test", resolution=RESOLUTION, parser="lip", progress=True)
+    add_persons(
+        tmp_path / "photos", tmp_path / "b", phase="test", resolution=RESOLUTION, parser="lip", progress=True
+    )
     assert "add-persons" in capsys.readouterr().err
 
 
@@ -284,7 +286,9 @@ def test_files_that_would_fail_validation_never_enter_the_dataset(tmp_path, monk
 
     monkeypatch.setattr(persons, "frame_keypoints", off_by_a_frame)
     write_person(tmp_path / "photos")
-    report = add_persons(tmp_path / "photos", tmp_path / "data", phase="test", resolution=RESOLUTION, parser="lip")
+    report = add_persons(
+        tmp_path / "photos", tmp_path / "data", phase="test", resolution=RESOLUTION, parser="lip"
+    )
     assert report.summary() == "persons: 0 added, 0 unchanged, 1 refused"
     assert "fail validation" in report.refused[0].reason and "outside" in report.refused[0].reason
     assert not [path for path in (tmp_path / "data").rglob("*") if path.is_file()]

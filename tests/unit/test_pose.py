@@ -41,7 +41,9 @@ def openpose_name(ours: str) -> str:
     return {"right": "R", "left": "L"}[side] + joint.capitalize()
 
 
-def body25_file(path: Path, people: list[dict[str, tuple[float, float]]], *, key: str = "pose_keypoints_2d") -> Path:
+def body25_file(
+    path: Path, people: list[dict[str, tuple[float, float]]], *, key: str = "pose_keypoints_2d"
+) -> Path:
     """An OpenPose BODY_25 file: each person given as {joint name: (x, y)}, other joints missing."""
     document = {"version": 1.3, "people": []}
     for joints in people:
@@ -70,7 +72,9 @@ def test_body25_converts_to_coco18_by_joint_name():
 
 
 def test_a_body25_file_reads_as_coco18(tmp_path):
-    path = body25_file(tmp_path / "p_keypoints.json", [{"Neck": (20, 10), "LHip": (30, 40), "MidHip": (25, 40)}])
+    path = body25_file(
+        tmp_path / "p_keypoints.json", [{"Neck": (20, 10), "LHip": (30, 40), "MidHip": (25, 40)}]
+    )
     keypoints = read_pose(path)
     assert keypoints.shape == (18, 3) and keypoints.dtype == np.float32
     assert keypoints[KEYPOINT["neck"]].tolist() == pytest.approx([20, 10, 0.8])

@@ -53,7 +53,9 @@ def frame_keypoints(keypoints: np.ndarray, frame: Frame, resolution: Resolution)
     scale = np.array([resolution.width / frame.width, resolution.height / frame.height], dtype=np.float32)
     offset = np.array([frame.left, frame.top], dtype=np.float32)
     xy = (keypoints[:, :2] - offset + 0.5) * scale - 0.5
-    inside = (xy >= -0.5).all(axis=1) & (xy[:, 0] < resolution.width - 0.5) & (xy[:, 1] < resolution.height - 0.5)
+    inside = (
+        (xy >= -0.5).all(axis=1) & (xy[:, 0] < resolution.width - 0.5) & (xy[:, 1] < resolution.height - 0.5)
+    )
     present = (keypoints[:, 2] > 0) & inside
     # Within half a pixel of the border rounds onto the border pixel; the validator wants [0, size).
     xy = np.clip(xy, 0, [resolution.width - 1, resolution.height - 1])
@@ -70,5 +72,7 @@ def crop_frame(array: np.ndarray, frame: Frame, fill: int | tuple[int, ...]) -> 
     top, left = max(0, frame.top), max(0, frame.left)
     bottom, right = min(height, frame.top + frame.height), min(width, frame.left + frame.width)
     if bottom > top and right > left:
-        out[top - frame.top : bottom - frame.top, left - frame.left : right - frame.left] = array[top:bottom, left:right]
+        out[top - frame.top : bottom - frame.top, left - frame.left : right - frame.left] = array[
+            top:bottom, left:right
+        ]
     return out

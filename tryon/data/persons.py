@@ -81,7 +81,9 @@ def prepare_person(
     if parser not in PARSERS:
         raise ValueError(f"unknown parser {parser!r}; expected one of {list(PARSERS)}")
     photo = _read_photo(image_path, max_image_pixels)
-    labels = _read_parsing(parsing_path, parser=parser, shape=photo.shape[:2], max_image_pixels=max_image_pixels)
+    labels = _read_parsing(
+        parsing_path, parser=parser, shape=photo.shape[:2], max_image_pixels=max_image_pixels
+    )
     keypoints = _read_keypoints(pose_path, person_index=person_index, shape=photo.shape[:2])
     frame = person_frame(labels != Label.BACKGROUND, resolution)
     background = labels == Label.BACKGROUND
@@ -151,7 +153,9 @@ def add_persons(
         bar = progress_bar(sources, total=len(sources), unit="person", desc="add-persons", enabled=progress)
         for name, path in bar:
             pose_path = Path(pose_dir or src) / f"{name}{POSE_SUFFIX}"
-            parsing_path = Path(parsing_dir) / f"{name}.png" if parsing_dir else src / f"{name}{PARSING_SUFFIX}"
+            parsing_path = (
+                Path(parsing_dir) / f"{name}.png" if parsing_dir else src / f"{name}{PARSING_SUFFIX}"
+            )
             try:
                 for companion, what in ((pose_path, "pose file"), (parsing_path, "parsing map")):
                     if not companion.is_file():
@@ -177,7 +181,9 @@ def add_persons(
                 image=image, label=label, pose=pose, resolution=resolution, max_image_pixels=max_image_pixels
             )
             if problems:
-                refused.extend(Problem(path, f"the imported files fail validation: {p.reason}") for p in problems)
+                refused.extend(
+                    Problem(path, f"the imported files fail validation: {p.reason}") for p in problems
+                )
                 continue
             changed = [install(file, target) for file, target in zip(staged, targets, strict=True)]
             (added if any(changed) else unchanged).append(layout.person_image(name))

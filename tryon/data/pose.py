@@ -76,7 +76,9 @@ def read_pose(path: Path, *, person_index: int | None = FIRST_PERSON) -> np.ndar
     if isinstance(person, dict):
         values = next((person[key] for key in POSE_KEYS if key in person), None)
     if not isinstance(values, list):
-        raise PoseFormatError(f"{path}: people[{person_index}] has neither 'pose_keypoints' nor 'pose_keypoints_2d'")
+        raise PoseFormatError(
+            f"{path}: people[{person_index}] has neither 'pose_keypoints' nor 'pose_keypoints_2d'"
+        )
     counts = {len(names) * 3: model for model, names in POSE_MODELS.items()}
     if len(values) not in counts:
         expected = " or ".join(f"{count} ({model} x, y, confidence)" for count, model in counts.items())

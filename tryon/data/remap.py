@@ -20,7 +20,9 @@ class ParsingRefused(ValueError):
     """A parsing map that cannot be remapped: not single-channel, or ids outside the parser's table."""
 
 
-def read_parser_map(path: Path, *, parser: str, max_image_pixels: int = DataConfig.max_image_pixels) -> np.ndarray:
+def read_parser_map(
+    path: Path, *, parser: str, max_image_pixels: int = DataConfig.max_image_pixels
+) -> np.ndarray:
     """A parser's map (`lip`, `cihp`, `atr`) read through the guarded decoder, as ACGPN ids.
 
     Raises UnusableImage for an unreadable file and ParsingRefused for a colour picture or ids

@@ -88,7 +88,9 @@ def resize_dataset(
     report = validate_dataset(root, resolution=source, max_image_pixels=max_image_pixels)
     if not report.ok:
         problems = "; ".join(map(str, report.problems[:3]))
-        raise InvalidDataset(f"{report.summary()} (first: {problems}); run `tryon data validate` and fix them")
+        raise InvalidDataset(
+            f"{report.summary()} (first: {problems}); run `tryon data validate` and fix them"
+        )
     ratio = (resolution.width / resolution.height) / (source.width / source.height)
     if abs(ratio - 1) > ASPECT_TOLERANCE:
         raise InvalidDataset(
@@ -100,11 +102,17 @@ def resize_dataset(
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.resize-") as scratch:
         built = Path(scratch) / "dataset"
-        jobs = [job for phase in report.phases for job in _jobs(DatasetLayout(root, phase), DatasetLayout(built, phase))]
+        jobs = [
+            job
+            for phase in report.phases
+            for job in _jobs(DatasetLayout(root, phase), DatasetLayout(built, phase))
+        ]
         for job in progress_bar(jobs, total=len(jobs), unit="file", desc="resize", enabled=progress):
             job.run(source=source, resolution=resolution, max_image_pixels=max_image_pixels)
         _copy_manifest(root, built, resolution)
-        written = validate_dataset(built, resolution=resolution, phases=report.phases, max_image_pixels=max_image_pixels)
+        written = validate_dataset(
+            built, resolution=resolution, phases=report.phases, max_image_pixels=max_image_pixels
+        )
         if not written.ok:
             raise InvalidDataset(f"the resized dataset fails validation: {written.problems[0]}")
         if out.exists():
@@ -153,7 +161,10 @@ def _jobs(layout: DatasetLayout, built: DatasetLayout) -> list[_Job]:
         if source_dir.is_dir()
         for path in sorted(source_dir.glob(f"*{suffix}"))
     ]
-    for source, target in ((layout.pairs_file, built.pairs_file), (layout.unpaired_file, built.unpaired_file)):
+    for source, target in (
+        (layout.pairs_file, built.pairs_file),
+        (layout.unpaired_file, built.unpaired_file),
+    ):
         if source.is_file():
             jobs.append(_Job("text", source, target))
     return jobs
