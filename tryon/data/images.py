@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -22,8 +23,9 @@ class UnusableImage(ValueError):
     """An image file that cannot be used: not an image, truncated or corrupt, or too many pixels."""
 
 
-def decode_image(path: Path, *, max_image_pixels: int) -> Image.Image:
-    """Decode an image file completely and return it detached from the file.
+def decode_image(path: Path | BinaryIO, *, max_image_pixels: int) -> Image.Image:
+    """Decode an image file (a path, or the bytes of an upload as a binary file object) completely
+    and return it detached from the file.
 
     The size is read from the header first and an image over `max_image_pixels` is refused before
     any pixel is decoded. Raises UnusableImage saying what is wrong and what to do.
