@@ -15,6 +15,7 @@ machine: on a shared one the latencies measure the other work.
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import statistics
 import sys
@@ -54,7 +55,7 @@ class LoadResult:
         ordered = sorted(self.latencies)
         if not ordered:
             return float("nan")
-        return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
 def run_load(send, *, requests: int, concurrency: int) -> LoadResult:
