@@ -256,3 +256,31 @@ def test_vgg_rejects_a_file_without_vgg_weights(tmp_path: Path):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"other\.pth"):
         load_vgg19(path)
+
+
+def test_a_512x384_model_grows_with_the_resolution_and_runs_forward():
+    size = Resolution(512, 384)
+    config = ModelConfig.from_preset(
+        "default", size, base_width=2, max_width=8, disc_width=2, tps_width=2, tps_levels=3, tps_hidden=8
+    )
+    torch.manual_seed(0)
+    generators = TryOnGenerators.from_config(config).eval()
+    discriminators = TryOnDiscriminators.from_config(config)
+    assert len(generators.g1.unet.down) == len(generators.warper.refine.down) == config.depth == 6
+    assert len(discriminators.d3.scales) == config.disc_scales == 3
+    x = {
+        name: torch.nn.functional.interpolate(value, size=size.shape, mode="nearest")
+        for name, value in inputs(batch=1).items()
+    }
+    with torch.no_grad():
+        layout_logits, _, warp, image = run_all(generators, x)
+        logits = discriminators.d3(torch.randn(1, FusionGenerator.CONDITION_CHANNELS + RGB, *size.shape))
+    assert layout_logits.shape == (1, NUM_LABELS, *size.shape) and image.shape == (1, RGB, *size.shape)
+    assert torch.isfinite(image).all() and warp.grid.shape == (1, *size.shape, 2)
+    # The coarsest PatchGAN sees 128x96, as the coarsest one of a 256x192 model does.
+    reference_config = ModelConfig.from_preset("default", Resolution(256, 192), disc_width=2)
+    reference = TryOnDiscriminators.from_config(reference_config)
+    with torch.no_grad():
+        expected = reference.d3(torch.randn(1, FusionGenerator.CONDITION_CHANNELS + RGB, 256, 192))
+    assert len(expected) == 2 and logits[-1][-1].shape == expected[-1][-1].shape
+    assert [scale[-1].shape[-2] for scale in logits] == [67, 35, 19]
