@@ -149,3 +149,36 @@ def render_catalog(
     for problem in report.refused:
         typer.secho(f"refused {problem}", err=True, fg=typer.colors.YELLOW)
     typer.echo(f"{report.summary()}; index {report.index}")
+
+
+@app.command("serve")
+def serve(
+    archive: Annotated[Path, typer.Option("--archive", help="Model archive (tryon export).", exists=True, dir_okay=False)] = Path("models/tryon.mar"),
+    workdir: Annotated[Path, typer.Option("--workdir", help="Server folder: config, logs, model store, key file.")] = Path("runs/serve"),
+    port: Annotated[int, typer.Option("--port", help="Inference port; management and metrics use the next two.")] = 8080,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Requests TorchServe gathers into one batch.")] = 4,
+    batch_delay_ms: Annotated[int, typer.Option("--batch-delay-ms", min=0, help="How long it waits to fill a batch.")] = 20,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes, each with the model.")] = 1,
+    token_auth: Annotated[bool, typer.Option("--token-auth/--no-token-auth", help="TorchServe's token authorization.")] = True,
+) -> None:
+    """Run TorchServe with the archive on 127.0.0.1 until Ctrl-C (a local server; Kubernetes has its own config)."""
+    from tryon.serve.local import LocalServer, Registration, ServerError
+
+    registration = Registration(batch_size=batch_size, max_batch_delay_ms=batch_delay_ms, workers=workers)
+    server = LocalServer(archive=archive, workdir=workdir, registration=registration, token_auth=token_auth, port=port,
+                         startup_timeout_s=300)
+    try:
+        server.start()
+    except ServerError as error:
+        raise fail(f"serve: {error}") from None
+    typer.echo(f"serve: inference {server.endpoints.inference}/predictions/{server.model}, "
+               f"management {server.endpoints.management}, metrics {server.endpoints.metrics}/metrics")
+    if token_auth:
+        typer.echo(f"serve: API keys in {workdir / 'key_file.json'} (Authorization: Bearer <inference key>)")
+    typer.echo(f"serve: logs in {workdir / 'logs'}; Ctrl-C stops the server")
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        typer.echo("serve: stopping")
+    finally:
+        server.stop()

@@ -82,6 +82,7 @@ class LocalServer:
         token_auth: bool = True,
         startup_timeout_s: float = 120.0,
         serving_dir: Path = SERVING_DIR,
+        port: int | None = None,  # inference port; management and metrics take the next two; None: free ports
     ) -> None:
         self.archive = Path(archive)
         self.model = self.archive.stem
@@ -90,7 +91,7 @@ class LocalServer:
         self.token_auth = token_auth
         self.startup_timeout_s = startup_timeout_s
         self.serving_dir = Path(serving_dir)
-        ports = [free_port() for _ in range(3)]
+        ports = [free_port() for _ in range(3)] if port is None else [port, port + 1, port + 2]
         self.endpoints = Endpoints(*(f"http://127.0.0.1:{port}" for port in ports))
         self.process: subprocess.Popen | None = None
         self.log = self.workdir / "torchserve.out"
