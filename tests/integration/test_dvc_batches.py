@@ -103,3 +103,12 @@ def test_refused_batches_version_nothing(repo, batch, tmp_path):
     done = tryon("data", "add-batch", str(batch), "--name", "bad name", cwd=repo)
     assert done.returncode == 1 and "batch name 'bad name'" in done.stderr
     assert run_git("rev-parse", "HEAD", repo=repo) == head
+
+
+def test_a_failed_push_keeps_the_commit_and_says_how_to_push_later(repo, batch):
+    done = tryon("data", "add-batch", str(batch), "--name", "2026-12-tops", "--remote", "nowhere", cwd=repo)
+    assert done.returncode == 1
+    commit = run_git("rev-parse", "--short=12", "HEAD", repo=repo).strip()
+    assert f"batch 2026-12-tops is committed as {commit}, but its data was not pushed" in done.stderr
+    assert "dvc push data.dvc" in done.stderr
+    assert run_git("log", "-1", "--format=%s", repo=repo).startswith("data: garment batch 2026-12-tops")

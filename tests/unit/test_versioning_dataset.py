@@ -110,3 +110,14 @@ def test_data_with_batches_is_not_regenerated(pinned, tmp_path):
         DataUnavailable, match=r"cannot be regenerated: it holds garment batches \(2026-12-tops\)"
     ):
         fetch_data(repo)
+
+
+def test_fetch_outside_a_repository_is_one_line_naming_the_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from tryon.cli import app
+
+    result = CliRunner().invoke(app, ["data", "fetch", "--repo", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "data fetch:" in result.output and "data.dvc: no such file" in result.output
+    assert "Traceback" not in result.output

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tryon.config import DataConfig, Resolution
-from tryon.versioning.commands import run_dvc, run_git
+from tryon.versioning.commands import CommandError, run_dvc, run_git
 from tryon.versioning.dataset import DATA_DVC, dataset_hash, read_tracked, write_meta
 
 BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -142,7 +142,13 @@ def add_garment_batch(
     )
     commit = run_git("rev-parse", "HEAD", repo=repo).strip()
     if push:
-        run_dvc("push", "-q", *(["-r", remote] if remote else []), DATA_DVC, repo=repo)
+        try:
+            run_dvc("push", "-q", *(["-r", remote] if remote else []), DATA_DVC, repo=repo)
+        except CommandError as error:
+            raise CommandError(
+                f"batch {name} is committed as {commit[:12]}, but its data was not pushed: {error}; "
+                "push it with `dvc push data.dvc` once the remote is reachable"
+            ) from error
     return BatchOutcome(
         name=name, garments=garments, commit=commit, md5=read_tracked(repo / DATA_DVC).md5, pushed=push
     )
