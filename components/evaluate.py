@@ -21,8 +21,9 @@ def evaluate(
     preset: str,
     schedule: str,
     budget_minutes: float,
-) -> bool:
-    """Write the report (metrics.json, report.html, grids) and return whether the quality gate passed."""
+) -> str:
+    """Write the report (metrics.json, report.html, grids); return the gate's verdict (GATE_PASSED or
+    GATE_FAILED of tryon.orchestration.steps), on which the pipeline decides to export."""
     import shutil
 
     from tryon.orchestration.settings import RunSettings
@@ -46,4 +47,4 @@ def evaluate(
         metrics.log_metric(key, value)
     shutil.copyfile(result.report_html, report.path)
     print("\n".join(result.summary))
-    return result.gate_passed
+    return result.verdict

@@ -28,4 +28,4 @@ def export(
         schedule=schedule,
         budget_minutes=budget_minutes,
     )
-    return str(run(dataset=dataset.path, model=model.path, out=archive.path, settings=settings))
+    return run(dataset=dataset.path, model=model.path, out=archive.path, settings=settings).name

@@ -29,12 +29,11 @@ def train_stage(
         schedule=schedule,
         budget_minutes=budget_minutes,
     )
-    return str(
-        run(
-            stage=stage,
-            dataset=dataset.path,
-            previous=previous.path if previous else None,
-            out=model.path,
-            settings=settings,
-        )
+    checkpoint = run(
+        stage=stage,
+        dataset=dataset.path,
+        previous=previous.path if previous else None,
+        out=model.path,
+        settings=settings,
     )
+    return f"stage {stage}: {checkpoint.parent.name}/{checkpoint.name}"

@@ -14,6 +14,7 @@ fresh compile by the tests.
 from kfp import dsl, kubernetes
 
 from components import evaluate, export, fetch, preprocess, synthesise, train_stage, validate
+from tryon.orchestration.steps import GATE_PASSED
 
 PIPELINE_NAME = "tryon-training"
 SYNTHETIC = "synthetic"
@@ -55,8 +56,7 @@ def _train_and_release(dataset, settings: dict, baseline_metrics: str) -> None:
         models[stage] = _on_cluster(task, gpu=True).outputs["model"]
         previous = {"previous": models[stage]}
     scored = _on_cluster(evaluate(dataset=dataset, **models, baseline_metrics=baseline_metrics, **settings))
-    # `== True` builds kfp's condition on the step's output; it is not a Python truth test.
-    with dsl.If(scored.outputs["Output"] == True, name="quality-gate-passed"):
+    with dsl.If(scored.outputs["Output"] == GATE_PASSED, name="quality-gate-passed"):
         _on_cluster(export(dataset=dataset, model=models[STAGES[-1]], **settings))
 
 

@@ -69,7 +69,7 @@ def test_every_dataset_branch_runs_the_whole_chain_and_exports_only_past_the_gat
         for task in component.get("dag", {}).get("tasks", {}).values()
         if task["componentRef"]["name"].startswith("comp-condition") and "triggerPolicy" in task
     ]
-    assert sum("evaluate" in condition and "== true" in condition for condition in gates) == 3
+    assert sum("evaluate" in condition and "== 'quality gate passed'" in condition for condition in gates) == 3
 
 
 def test_training_tasks_ask_for_a_gpu_and_others_do_not(documents):

@@ -28,6 +28,8 @@ OUTPUTS_NAME = "outputs"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STARTED = re.compile(r"^Executing task '(?P<task>[^']+)'")
 FINISHED = re.compile(r"^Task '(?P<task>[^']+)' finished with status (?P<status>\w+)")
+SUMMARY = re.compile(r"^\s+(?:summary|Output): '(?P<text>.*)'$", re.MULTILINE)
+REPEAT = re.compile(r"-\d+$")
 LOCAL_NOISE = (
     # The components name our container image, which is not a python:* image; locally the current
     # interpreter runs them, with the package installed, which is what the image holds.
@@ -93,6 +95,7 @@ def run_pipeline_locally(
         try:
             with contextlib.redirect_stdout(log_file):
                 run(**arguments.as_dict())
+            clock.flush()
         except RuntimeError as error:
             log_file.flush()
             raise LocalRunFailed(_failure_message(clock, error, log_path)) from None
@@ -132,10 +135,11 @@ def find_outputs(run_dir: Path, *, log: Path, steps: tuple[StepTiming, ...] = ()
 
 
 class StepClock(logging.Filter):
-    """Times each task from kfp's "Executing task" record to its "finished with status" record.
+    """Times each task from kfp's "Executing task" record to its "finished with status" record, and
+    says what the step returned (its `summary` or `Output` string) beside the duration.
 
     Attached to the root logger as a filter, it sees kfp's records whatever handlers kfp installs,
-    and lets every record through.
+    and lets every record through. Task names lose the `-N` kfp adds to repeated components.
     """
 
     def __init__(self, *, emit: Callable[[str], None]) -> None:
@@ -144,19 +148,52 @@ class StepClock(logging.Filter):
         self.started: dict[str, float] = {}
         self.finished: list[StepTiming] = []
         self.current: str | None = None
+        self.pending: StepTiming | None = None  # finished, its outputs not yet seen
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = ANSI.sub("", record.getMessage())
         if started := STARTED.match(message):
+            self.flush()
             self.current = started["task"]
             self.started[self.current] = time.perf_counter()
-            self.emit(f"  {self.current} ...")
+            self.emit(f"  {step_name(self.current)} ...")
         elif finished := FINISHED.match(message):
+            self.flush()
             task = finished["task"]
             seconds = time.perf_counter() - self.started.pop(task, time.perf_counter())
-            self.finished.append(StepTiming(task=task, seconds=seconds, status=finished["status"]))
-            self.emit(f"  {task}: {finished['status'].lower()} in {seconds:.1f} s")
+            self.pending = StepTiming(task=task, seconds=seconds, status=finished["status"])
+            self.finished.append(self.pending)
+            if self.pending.status != "SUCCESS":
+                self.flush()
+        elif self.pending and message.startswith(f"Task '{self.pending.task}'"):
+            summary = SUMMARY.search(message)
+            self.flush(summary["text"] if summary else "")
         return True
+
+    def fail_running(self) -> StepTiming | None:
+        """The step that failed the run, printed once: kfp either logs a failed task's end or raises
+        without it, and then the step still running is the one that failed. None when no step ran."""
+        self.flush()
+        if self.current is not None and self.current in self.started:
+            seconds = time.perf_counter() - self.started.pop(self.current)
+            self.pending = StepTiming(task=self.current, seconds=seconds, status="FAILURE")
+            self.finished.append(self.pending)
+            self.flush()
+        failed = [step for step in self.finished if step.status != "SUCCESS"]
+        return failed[-1] if failed else None
+
+    def flush(self, summary: str = "") -> None:
+        """Print the finished step that is waiting for its outputs."""
+        if self.pending is None:
+            return
+        step, self.pending = self.pending, None
+        line = f"  {step_name(step.task)}: {step.status.lower()} in {step.seconds:.1f} s"
+        self.emit(f"{line} ({summary})" if summary else line)
+
+
+def step_name(task: str) -> str:
+    """The component's name of a task: `train-stage-3` is the third `train-stage`."""
+    return REPEAT.sub("", task)
 
 
 @contextlib.contextmanager
@@ -184,11 +221,8 @@ def _write_to(stream: TextIO, log: Callable[[str], None], line: str) -> None:
 
 
 def _failure_message(clock: StepClock, error: RuntimeError, log_path: Path) -> str:
-    step = (
-        clock.finished[-1].task
-        if clock.finished and clock.finished[-1].status != "SUCCESS"
-        else clock.current
-    )
+    failed = clock.fail_running()
+    step = step_name(failed.task) if failed else "the pipeline"
     lines = [line.strip() for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines()]
     errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|InvalidDataset)\b.*:", line)]
     reason = errors[-1] if errors else ANSI.sub("", str(error))

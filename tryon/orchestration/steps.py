@@ -46,7 +46,7 @@ def synthesise(*, settings: RunSettings, out: Path) -> str:
 def fetch(*, uri: str, out: Path, endpoint_url: str = "") -> str:
     """Copy the dataset a URI names (local path, s3://, dvc://) into `out`."""
     fetch_dataset(uri, Path(out), endpoint_url=endpoint_url or None)
-    return f"dataset {uri} fetched into {out}"
+    return f"fetched {uri}"
 
 
 def import_uploads(
@@ -105,7 +105,7 @@ def validate(*, dataset: Path, settings: RunSettings, preview: Path) -> str:
         raise InvalidDataset("\n".join([*map(str, report.problems), report.summary()]))
     Path(preview).mkdir(parents=True, exist_ok=True)
     write_preview(DatasetLayout(Path(dataset), "train"), Path(preview) / PREVIEW_NAME)
-    return report.summary()
+    return report.summary().removeprefix(f"{dataset}: ")
 
 
 def train_stage(
@@ -143,6 +143,11 @@ def train_stage(
     )
 
 
+GATE_PASSED = "quality gate passed"
+GATE_FAILED = "quality gate failed"
+"""The evaluation step's verdict: the pipeline exports the model archive only on GATE_PASSED."""
+
+
 @dataclass(frozen=True)
 class EvaluationStep:
     """What the evaluation step found and wrote."""
@@ -151,9 +156,13 @@ class EvaluationStep:
         str, float
     ]  # the overall metrics the gate compares (finite ones), for the orchestrator's UI
     gate_passed: bool
-    summary: list[str]  # model against the naive baseline, then the gate's verdict
+    summary: list[str]  # model against the naive baseline, then the gate's verdict and failures
     report_html: Path
     tryon_grid: Path
+
+    @property
+    def verdict(self) -> str:
+        return GATE_PASSED if self.gate_passed else GATE_FAILED
 
 
 def evaluate(
