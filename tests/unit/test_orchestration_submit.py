@@ -1,10 +1,8 @@
 """`tryon pipeline submit` hands kfp.Client the compiled package and the run's parameters (a fake
-client stands in for the cluster); `tryon pipeline pytorchjob` prints a job to apply; the local
-driver times each step from kfp's records."""
+client stands in for the cluster); `tryon pipeline pytorchjob` prints a job to apply."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -15,7 +13,6 @@ import yaml
 from typer.testing import CliRunner
 
 from tryon.cli import app
-from tryon.orchestration.local import StepClock
 from tryon.orchestration.settings import PipelineArguments, RunSettings
 from tryon.orchestration.submit import SubmitFailed, submit_run
 
@@ -152,21 +149,3 @@ def test_the_pytorchjob_command_prints_an_applicable_manifest():
     assert document["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1
     bad = CliRunner().invoke(app, ["pipeline", "pytorchjob", "--name", "Big_Run", "--image", "tryon:1"])
     assert bad.exit_code == 1 and "DNS label" in bad.output
-
-
-def test_the_step_clock_reads_kfps_records_and_passes_them_on():
-    lines: list[str] = []
-    clock = StepClock(emit=lines.append)
-    logger = logging.getLogger("test-step-clock")
-    records = [
-        "Executing task \x1b[96m'train-stage'\x1b[0m",
-        "Streamed logs:\n",
-        "Task \x1b[96m'train-stage'\x1b[0m finished with status \x1b[92mSUCCESS\x1b[0m",
-    ]
-    for message in records:
-        record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, None, None)
-        assert clock.filter(record) is True
-    assert lines[0] == "  train-stage ..."
-    assert lines[1].startswith("  train-stage: success in ") and lines[1].endswith(" s")
-    (timing,) = clock.finished
-    assert (timing.task, timing.status) == ("train-stage", "SUCCESS") and timing.seconds >= 0
