@@ -21,6 +21,8 @@ from tryon.serve import catalog
 from tryon.serve.avatars import AvatarTable, build_avatars
 from tryon.serve.service import TryOnService
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 
