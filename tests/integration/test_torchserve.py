@@ -154,13 +154,20 @@ def bad_requests(garment: bytes) -> dict[str, tuple[int, bytes, str, str]]:
     }
 
 
-def test_every_bad_input_gets_its_4xx_with_a_message_and_the_next_good_request_succeeds(client, garment):
+def worker_pids(server) -> list[int]:
+    with server.open("GET", f"{server.endpoints.management}/models/tryon", api="management") as answer:
+        return [worker["pid"] for worker in json.loads(answer.read())[0]["workers"]]
+
+
+def test_every_bad_input_gets_its_4xx_with_a_message_and_the_next_good_request_succeeds(server, client, garment):
+    workers = worker_pids(server)
     for name, (status, body, content_type, words) in bad_requests(garment).items():
         with pytest.raises(TryOnError) as refused:
             client.post(body, content_type=content_type)
         assert refused.value.status == status, (name, refused.value)
         assert words in refused.value.message, (name, refused.value.message)
         assert decoded(client.try_on(avatar=AVATARS[0], garment=garment)).shape == (64, 48, 3), name
+    assert worker_pids(server) == workers  # the same worker process answered them all
 
 
 def test_each_refusal_is_logged_once_with_its_reason_and_never_with_the_image(server, garment):
