@@ -120,6 +120,14 @@ def test_repro_on_a_fresh_clone(tmp_path, tool_path):
     assert params_diff == {"params.yaml": {"train.stages.fusion.max_steps": {"old": 2, "new": 3, "diff": 1}}}
     metrics_diff = json_of(run_dvc("metrics", "diff", "--json", "--all", repo=clone))
     assert "paired/ssim/changed" in metrics_diff["models/eval/metrics.json"]
+    plots = json_of(run_dvc("plots", "show", "--json", repo=clone))
+    assert not plots.get("errors")
+    assert set(plots["data"]) == {
+        "Layout stage losses",
+        "Warp stage losses",
+        "Fusion stage losses",
+        "models/eval/by_difficulty.png",
+    }
 
     # Checkpoints, evaluation and archive go to the remote with the data.
     run_dvc("push", "-q", repo=clone)

@@ -38,7 +38,7 @@ class StageDepsReport:
 def command_words(cmd: str) -> tuple[str, ...] | None:
     """The command of a stage's `cmd` (`tryon data validate ...` -> ("data", "validate")), or None
     when the stage does not run the `tryon` CLI."""
-    from tryon.cli.app import app
+    from tryon.cli import app  # every command module registered
 
     tokens = shlex.split(cmd)
     if not tokens or Path(tokens[0]).name != PACKAGE:
