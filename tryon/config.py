@@ -153,7 +153,9 @@ def coerce_value(value: Any, annotation: str, *, where: str) -> Any:
 def coerce_fields(cls: type, values: dict[str, Any], *, where: str) -> dict[str, Any]:
     """Every value of a section checked and converted by its field's annotation (see `coerce_value`)."""
     annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-    return {name: coerce_value(value, annotations[name], where=f"{where}.{name}") for name, value in values.items()}
+    return {
+        name: coerce_value(value, annotations[name], where=f"{where}.{name}") for name, value in values.items()
+    }
 
 
 def section_from_dict(cls: type[SectionT], values: dict[str, Any] | None, *, where: str) -> SectionT:

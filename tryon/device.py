@@ -15,8 +15,9 @@ def resolve_device(
     """The device to run on: `requested` (`cpu`, `cuda`, `cuda:N`), or CUDA when available and the
     CPU otherwise when it is None.
 
-    Under torchrun, `local_rank` picks each process's GPU, whatever index the request names. Raises DeviceUnavailable, naming the request, for an unknown name or for
-    CUDA on a machine without it, instead of failing later inside the first forward pass.
+    Under torchrun, `local_rank` picks each process's GPU, whatever index the request names.
+    Raises DeviceUnavailable, naming the request, for an unknown name or for CUDA on a machine
+    without it, instead of failing later inside the first forward pass.
     """
     if requested is None:
         requested = "cuda" if torch.cuda.is_available() else "cpu"
@@ -32,11 +33,13 @@ def resolve_device(
         raise DeviceUnavailable(f"--device {requested!r}: only cpu and cuda devices are supported")
     if not torch.cuda.is_available():
         raise DeviceUnavailable(
-            f"--device {requested!r} was asked for but CUDA is not available on this machine; use --device cpu"
+            f"--device {requested!r} was asked for but CUDA is not available on this machine; "
+            "use --device cpu"
         )
     index = local_rank if local_rank is not None else (device.index or 0)
     if index >= torch.cuda.device_count():
         raise DeviceUnavailable(
-            f"--device {requested!r}: GPU {index} does not exist, this machine has {torch.cuda.device_count()}"
+            f"--device {requested!r}: GPU {index} does not exist; "
+            f"this machine has {torch.cuda.device_count()}"
         )
     return torch.device("cuda", index)

@@ -23,7 +23,7 @@ def test_with_cuda_the_default_is_the_gpu_and_a_request_wins(monkeypatch):
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(None, local_rank=1) == torch.device("cuda", 1)  # torchrun: this process's GPU
-    with pytest.raises(DeviceUnavailable, match="GPU 3 does not exist, this machine has 2"):
+    with pytest.raises(DeviceUnavailable, match="GPU 3 does not exist; this machine has 2"):
         resolve_device("cuda:3")
 
 

@@ -11,7 +11,13 @@ from tryon.eval.records import EvalBatch
 from tryon.eval.regions import REGIONS
 
 
-@register_metric("paired/l1", higher_is_better=False, parts=REGIONS, requires=PAIRED_TRYON, description=f"paired L1: {PAIRED}")
+@register_metric(
+    "paired/l1",
+    higher_is_better=False,
+    parts=REGIONS,
+    requires=PAIRED_TRYON,
+    description=f"paired L1: {PAIRED}",
+)
 def paired_l1(batch: EvalBatch, context: MetricContext) -> dict[str, Tensor] | None:
     """{region: (B,) mean absolute error over it} on [0, 1] intensities (half the training loss's
     [-1, 1] L1); None for unpaired pairs."""

@@ -11,7 +11,13 @@ from tryon.eval.records import EvalBatch
 from tryon.eval.regions import REGIONS
 
 
-@register_metric("paired/psnr", higher_is_better=True, parts=REGIONS, requires=PAIRED_TRYON, description=f"paired PSNR: {PAIRED}")
+@register_metric(
+    "paired/psnr",
+    higher_is_better=True,
+    parts=REGIONS,
+    requires=PAIRED_TRYON,
+    description=f"paired PSNR: {PAIRED}",
+)
 def paired_psnr(batch: EvalBatch, context: MetricContext) -> dict[str, Tensor] | None:
     """{region: (B,) PSNR in dB of the mean squared [0, 1] error over it}, capped at PSNR_CAP_DB;
     the split's value is the mean of the per-image values. None for unpaired pairs."""

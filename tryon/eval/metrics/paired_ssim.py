@@ -11,7 +11,13 @@ from tryon.eval.records import EvalBatch
 from tryon.eval.regions import REGIONS
 
 
-@register_metric("paired/ssim", higher_is_better=True, parts=REGIONS, requires=PAIRED_TRYON, description=f"paired SSIM: {PAIRED}")
+@register_metric(
+    "paired/ssim",
+    higher_is_better=True,
+    parts=REGIONS,
+    requires=PAIRED_TRYON,
+    description=f"paired SSIM: {PAIRED}",
+)
 def paired_ssim(batch: EvalBatch, context: MetricContext) -> dict[str, Tensor] | None:
     """{region: (B,) mean of the SSIM map over it} (torchmetrics' SSIM; see `ssim_map`); None for
     unpaired pairs."""
