@@ -24,6 +24,7 @@ from tryon.data.dataset import image_to_tensor, tensor_to_image
 from tryon.data.layout import DatasetLayout
 from tryon.nets import TryOnGenerators
 from tryon.pipeline import TryOnPipeline
+from tryon.serve import service as service_module
 from tryon.serve import torchserve
 from tryon.serve.avatars import AvatarTable, build_avatars
 from tryon.serve.export import ExportError, export_archive
@@ -218,3 +219,20 @@ def test_export_refuses_what_cannot_be_served(finished_checkpoint, avatars, tmp_
     with pytest.raises(ExportError, match="NAME.mar"):
         export_archive(checkpoint=finished_checkpoint, avatars=avatars, out=tmp_path / "tryon.zip")
     assert not out.exists()
+
+
+def test_an_unexpected_failure_on_one_request_answers_it_500_and_the_batch_goes_on(service, garment, monkeypatch, caplog):
+    original = service_module.recolour
+
+    def broken(image, mask, colour):
+        if colour == (1, 2, 3):
+            raise RuntimeError("a defect")
+        return original(image, mask, colour)
+
+    monkeypatch.setattr(service_module, "recolour", broken)
+    good = base64.b64encode(garment).decode()
+    with caplog.at_level(logging.ERROR, logger="tryon.serve.service"):
+        batch = service.handle([as_json(avatar="000001_0", garment=good, color="#010203"),
+                                as_json(avatar="000001_0", garment=good, color="#102030")])
+    assert [answer.status for answer in batch.answers] == [500, 200]
+    assert "failed request r" in caplog.text and "a defect" in caplog.text

@@ -7,6 +7,7 @@ only imports the installed `tryon` package: no other source goes into the archiv
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -93,6 +94,8 @@ def _archive(*, name: str, version: str, handler: Path, weights: Path, extra: li
         "--extra-files", ",".join(str(path) for path in extra),
         "--export-path", str(export_dir),
     ]
+    if importlib.util.find_spec("model_archiver") is None:
+        raise ExportError("torch-model-archiver is not installed; install the package with its serve extra: pip install '.[serve]'")
     private = export_dir / "tmp"
     private.mkdir()
     completed = subprocess.run(

@@ -3,7 +3,8 @@
 `TryOnService.handle` parses and checks every request (`tryon.serve.requests`), looks its avatar up,
 recolours the garment when asked, runs all the valid ones through `TryOnPipeline` as one batch (the
 avatars' stored representations, one avatar repeated without copying) and encodes each try-on as
-PNG. A bad request gets its 4xx answer and the others in the batch go on. Each refusal is logged
+PNG. A bad request gets its 4xx answer and the others in the batch go on; an unexpected failure
+while reading one request answers that request 500 and logs the traceback. Each refusal is logged
 once, with the request's id and reason, never with its bytes.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from tryon.data.dataset import image_to_tensor, tensor_to_image
@@ -41,6 +43,7 @@ AVATARS_FILE = "avatars.pt"
 SETTINGS_FILE = "serving.json"
 PNG = "image/png"
 JSON = "application/json"
+INTERNAL_ERROR = 500
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,11 @@ class TryOnService:
                 logger.warning("refused request %s: %d %s", request.request_id, error.status, error.message)
                 answers[index] = Answer(error.status, JSON, error_body(error), reason=error.message)
                 continue
+            except Exception:  # a defect of ours: this request fails, the batch goes on
+                logger.exception("failed request %s while reading it", request.request_id)
+                failure = RequestError(INTERNAL_ERROR, "the server failed to read this request; it is logged")
+                answers[index] = Answer(failure.status, JSON, error_body(failure), reason=failure.message)
+                continue
             people.append(person)
             garments.append(garment)
             accepted.append(index)
@@ -143,7 +151,7 @@ class TryOnService:
             garment = PreparedGarment(image=recolour(garment.image, garment.mask, parsed.colour), mask=garment.mask)
         return person, garment
 
-    def try_on(self, people: Sequence[PersonRepresentation], garments: Sequence[PreparedGarment]) -> list:
+    def try_on(self, people: Sequence[PersonRepresentation], garments: Sequence[PreparedGarment]) -> list[np.ndarray]:
         """(H, W, 3) uint8 try-ons of `garments` on `people`, as one batch."""
         device = self.pipeline.device
         garment = torch.stack([image_to_tensor(item.image) for item in garments]).to(device)
