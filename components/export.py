@@ -16,8 +16,9 @@ def export(
     preset: str,
     schedule: str,
     budget_minutes: float,
+    publish_dir: str,
 ) -> str:
-    """Write ARCHIVE/tryon.mar from the fusion stage's model artifact."""
+    """Write ARCHIVE/tryon.mar from the fusion stage's model artifact, and PUBLISH_DIR/tryon.mar if given."""
     from tryon.orchestration.settings import RunSettings
     from tryon.orchestration.steps import export as run
 
@@ -28,4 +29,6 @@ def export(
         schedule=schedule,
         budget_minutes=budget_minutes,
     )
-    return run(dataset=dataset.path, model=model.path, out=archive.path, settings=settings).name
+    return run(
+        dataset=dataset.path, model=model.path, out=archive.path, settings=settings, publish_dir=publish_dir
+    ).name

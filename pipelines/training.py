@@ -46,7 +46,7 @@ def _on_cluster(task: dsl.PipelineTask, *, gpu: bool = False) -> dsl.PipelineTas
     return task
 
 
-def _train_and_release(dataset, settings: dict, baseline_metrics: str) -> None:
+def _train_and_release(dataset, settings: dict, baseline_metrics: str, publish_dir: str) -> None:
     """Validate, train the three stages, evaluate, and export when the gate passed."""
     checked = validate(dataset=dataset, **settings)
     models = {}
@@ -57,7 +57,7 @@ def _train_and_release(dataset, settings: dict, baseline_metrics: str) -> None:
         previous = {"previous": models[stage]}
     scored = _on_cluster(evaluate(dataset=dataset, **models, baseline_metrics=baseline_metrics, **settings))
     with dsl.If(scored.outputs["Output"] == GATE_PASSED, name="quality-gate-passed"):
-        _on_cluster(export(dataset=dataset, model=models[STAGES[-1]], **settings))
+        _on_cluster(export(dataset=dataset, model=models[STAGES[-1]], publish_dir=publish_dir, **settings))
 
 
 @dsl.pipeline(
@@ -73,6 +73,7 @@ def training(
     budget_minutes: float = 0.0,
     baseline_metrics: str = "",
     s3_endpoint_url: str = "",
+    publish_dir: str = "",
 ) -> None:
     """Train and release a try-on model.
 
@@ -84,6 +85,8 @@ def training(
     time shared by the stages; 0 keeps their own budgets. baseline_metrics: a metrics.json the
     quality gate compares with; empty checks that every metric is present and finite.
     s3_endpoint_url: an S3-compatible store's endpoint; empty uses AWS_ENDPOINT_URL or AWS.
+    publish_dir: where the export also puts tryon.mar, e.g. /mnt/models/store, the model store
+    TorchServe serves from (k8s/); empty for the run's artifacts only.
     """
     settings = {
         "params_yaml": params_yaml,
@@ -93,13 +96,15 @@ def training(
         "budget_minutes": budget_minutes,
     }
     with dsl.If(dataset_uri == SYNTHETIC, name="synthetic-dataset"):
-        _train_and_release(synthesise(**settings).outputs["dataset"], settings, baseline_metrics)
+        _train_and_release(synthesise(**settings).outputs["dataset"], settings, baseline_metrics, publish_dir)
     with dsl.Else(name="fetched-dataset"):
         fetched = _on_cluster(fetch(uri=dataset_uri, s3_endpoint_url=s3_endpoint_url)).outputs["dataset"]
         with dsl.If(uploads_uri == "", name="as-fetched"):
-            _train_and_release(fetched, settings, baseline_metrics)
+            _train_and_release(fetched, settings, baseline_metrics, publish_dir)
         with dsl.Else(name="with-uploads"):
             prepared = preprocess(
                 source=fetched, uploads_uri=uploads_uri, s3_endpoint_url=s3_endpoint_url, **settings
             )
-            _train_and_release(_on_cluster(prepared).outputs["dataset"], settings, baseline_metrics)
+            _train_and_release(
+                _on_cluster(prepared).outputs["dataset"], settings, baseline_metrics, publish_dir
+            )

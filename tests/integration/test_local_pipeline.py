@@ -121,6 +121,8 @@ def test_the_local_pipeline_trains_from_s3_and_writes_report_grid_and_archive(
         "s3://datasets/sets/viton",
         "--s3-endpoint",
         s3_endpoint,
+        "--publish-dir",
+        str(tmp_path / "store"),
         out=out,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -155,6 +157,7 @@ def test_the_local_pipeline_trains_from_s3_and_writes_report_grid_and_archive(
     assert archive.name == "tryon.mar"
     with zipfile.ZipFile(archive) as mar:
         assert "MAR-INF/MANIFEST.json" in mar.namelist()
+    assert (tmp_path / "store" / "tryon.mar").read_bytes() == archive.read_bytes()  # published for serving
     assert len(re.findall(r"INFO - Task .* finished with status", (out / "pipeline.log").read_text())) == len(
         STEPS
     )

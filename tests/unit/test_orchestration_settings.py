@@ -86,4 +86,5 @@ def test_pipeline_arguments_are_the_pipelines_parameters_by_name():
         "uploads_uri": "",
         "baseline_metrics": "",
         "s3_endpoint_url": "",
+        "publish_dir": "",
     }

@@ -62,6 +62,10 @@ BaselineOption = Annotated[
         "--baseline-metrics", help="metrics.json the quality gate compares with (a path the steps can read)."
     ),
 ]
+PublishOption = Annotated[
+    str,
+    typer.Option("--publish-dir", help="Folder the export also writes tryon.mar to, e.g. /mnt/models/store."),
+]
 EndpointOption = Annotated[
     str,
     typer.Option(
@@ -81,6 +85,7 @@ def _arguments(
     budget_minutes: float,
     baseline_metrics: str,
     s3_endpoint: str,
+    publish_dir: str = "",
 ):
     from tryon.orchestration.settings import PipelineArguments, RunSettings, resolve_params
 
@@ -103,6 +108,7 @@ def _arguments(
         uploads_uri=uploads,
         baseline_metrics=baseline_metrics,
         s3_endpoint_url=s3_endpoint,
+        publish_dir=publish_dir,
     )
 
 
@@ -141,6 +147,7 @@ def run_command(
     budget_minutes: BudgetOption = 0.0,
     baseline_metrics: BaselineOption = "",
     s3_endpoint: EndpointOption = "",
+    publish_dir: PublishOption = "",
     cache: Annotated[
         bool, typer.Option("--cache/--no-cache", help="Reuse outputs of steps whose inputs did not change.")
     ] = False,
@@ -161,6 +168,7 @@ def run_command(
         budget_minutes=budget_minutes,
         baseline_metrics=baseline_metrics,
         s3_endpoint=s3_endpoint,
+        publish_dir=publish_dir,
     )
     run_local(out=out, arguments=arguments, cache=cache, repo=repo)
 
@@ -257,6 +265,7 @@ def submit_command(
     budget_minutes: BudgetOption = 0.0,
     baseline_metrics: BaselineOption = "",
     s3_endpoint: EndpointOption = "",
+    publish_dir: PublishOption = "",
     repo: RepoOption = Path("."),
 ) -> None:
     """Compile the training pipeline and start a run of it on a Kubeflow Pipelines endpoint."""
@@ -274,6 +283,7 @@ def submit_command(
         budget_minutes=budget_minutes,
         baseline_metrics=baseline_metrics,
         s3_endpoint=s3_endpoint,
+        publish_dir=publish_dir,
     )
     with tempfile.TemporaryDirectory(prefix="tryon-pipeline-") as scratch:
         package = _compile(repo, Path(scratch) / "training.yaml")

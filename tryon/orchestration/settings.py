@@ -86,6 +86,7 @@ class PipelineArguments:
     uploads_uri: str = ""  # garment photos (train/, test/) to add to a fetched dataset
     baseline_metrics: str = ""  # metrics.json the quality gate compares with
     s3_endpoint_url: str = ""  # S3-compatible endpoint; empty: AWS_ENDPOINT_URL or AWS
+    publish_dir: str = ""  # where the export also puts tryon.mar (the serving model store)
 
     def as_dict(self) -> dict[str, str | float]:
         """The pipeline's parameters by name."""

@@ -218,9 +218,10 @@ ARCHIVE_NAME = "tryon.mar"
 """The archive's file name in the export step's folder; TorchServe serves it as model `tryon`."""
 
 
-def export(*, dataset: Path, model: Path, out: Path, settings: RunSettings) -> Path:
+def export(*, dataset: Path, model: Path, out: Path, settings: RunSettings, publish_dir: str = "") -> Path:
     """Make every test person of the dataset an avatar and write the model archive of the last
-    stage's checkpoint to OUT/tryon.mar."""
+    stage's checkpoint to OUT/tryon.mar; with `publish_dir` (e.g. the model store on the models
+    claim, which TorchServe serves from), also replace PUBLISH_DIR/tryon.mar atomically."""
     try:
         from tryon.serve.avatars import build_avatars
         from tryon.serve.export import export_archive
@@ -228,6 +229,7 @@ def export(*, dataset: Path, model: Path, out: Path, settings: RunSettings) -> P
         raise RuntimeError(
             f"exporting a model archive needs tryon.serve ({error}); install the package with its serve extra"
         ) from error
+    from tryon.atomic import atomic_path
     from tryon.checkpoint import load_checkpoint
     from tryon.train import stage_checkpoint
 
@@ -242,4 +244,8 @@ def export(*, dataset: Path, model: Path, out: Path, settings: RunSettings) -> P
         config=load_checkpoint(checkpoint, mmap=True).model_config,
         max_image_pixels=params.data.max_image_pixels,
     )
-    return export_archive(checkpoint=checkpoint, avatars=avatars, out=out / ARCHIVE_NAME)
+    archive = export_archive(checkpoint=checkpoint, avatars=avatars, out=out / ARCHIVE_NAME)
+    if publish_dir:
+        with atomic_path(Path(publish_dir) / ARCHIVE_NAME) as staged:
+            shutil.copyfile(archive, staged)
+    return archive
