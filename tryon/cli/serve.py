@@ -41,6 +41,9 @@ def avatars_add(
     parsing: Annotated[Path | None, typer.Option("--parsing", help="Parser output (PNG) of --photo.", exists=True, dir_okay=False)] = None,
     parser: Annotated[str, typer.Option("--parser", help="Parser that wrote --parsing: lip, cihp or atr (its ids are remapped).")] = "lip",
     avatar_id: Annotated[str | None, typer.Option("--id", help="Avatar id for --photo; its file stem by default.")] = None,
+    person_index: Annotated[
+        int | None, typer.Option("--person-index", min=0, help="Which person of a pose file listing several.")
+    ] = None,
     checkpoint: CheckpointOption = None,
     params: ParamsOption = None,
     replace: Annotated[bool, typer.Option("--replace", help="Rebuild avatars whose id exists already.")] = False,
@@ -59,7 +62,7 @@ def avatars_add(
                 raise fail("avatars add: --photo needs --pose (OpenPose JSON) and --parsing (parser output)")
             added = add_photo_avatar(
                 avatar_id or photo.stem, image_path=photo, pose_path=pose, parsing_path=parsing, parser=parser,
-                out=avatars, config=config, replace=replace,
+                out=avatars, config=config, person_index=person_index, replace=replace,
             )
             typer.echo(f"avatars: added {added.avatar_id} to {avatars}")
             return

@@ -297,11 +297,13 @@ def add_photo_avatar(
     parser: str,
     out: Path,
     config: ModelConfig,
+    person_index: int | None = None,
     replace: bool = False,
     max_image_pixels: int = DataConfig.max_image_pixels,
 ) -> Avatar:
     """Add a person photo with its OpenPose JSON and parser output, through the person import
-    (`tryon.data.persons.prepare_person`: remapped and resized as the dataset's persons are).
+    (`tryon.data.persons.prepare_person`: framed, resized and remapped as the dataset's persons are;
+    `person_index` picks the person of a pose file that lists several).
 
     Raises AvatarRefused with the importer's or the avatar check's reason; the table is unchanged then.
     """
@@ -315,6 +317,7 @@ def add_photo_avatar(
             parsing_path=Path(parsing_path),
             resolution=config.resolution,
             parser=parser,
+            person_index=person_index,
             max_image_pixels=max_image_pixels,
         )
     except PersonRefused as error:
