@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -27,6 +28,7 @@ from tryon.data.images import UnusableImage, decode_image
 from tryon.data.layout import DatasetLayout, PoseFormatError, read_pose, write_rgb
 from tryon.data.validate import Problem
 from tryon.labels import KEYPOINT, NUM_KEYPOINTS, VALID_IDS, Label
+from tryon.ops.pose_maps import INSIDE, OUTSIDE
 from tryon.steps import PersonRepresentation, represent_person
 from tryon.visual import colorize_layout, contact_sheet, draw_pose
 
@@ -235,7 +237,7 @@ def dataset_person(
     paths = {"photo": layout.person_image(person), "parsing map": layout.label(person), "pose": layout.pose(person)}
     for what, path in paths.items():
         if not path.is_file():
-            raise AvatarRefused(f"no {what} {path}")
+            raise AvatarRefused(f"no {what}: expected {path}")
     try:
         photo = decode_image(paths["photo"], max_image_pixels=max_image_pixels)
         parsing = decode_image(paths["parsing map"], max_image_pixels=max_image_pixels)
@@ -363,8 +365,6 @@ def write_avatar_sheet(table: AvatarTable, out: Path) -> Path:
 
 
 def _captioned(image: np.ndarray, text: str) -> np.ndarray:
-    import cv2
-
     out = np.ascontiguousarray(image.copy())
     scale = max(0.3, image.shape[0] / 512)
     baseline = image.shape[0] - 4
@@ -388,8 +388,6 @@ def _pack(avatar: Avatar) -> dict[str, Any]:
 
 
 def _unpack(avatar_id: str, packed: dict[str, Any]) -> Avatar:
-    from tryon.ops.pose_maps import INSIDE, OUTSIDE
-
     person = PersonRepresentation(
         image=image_to_tensor(packed["image"].permute(1, 2, 0).numpy())[None],
         labels=packed["labels"].long()[None],
