@@ -100,3 +100,45 @@ def test_the_schema_catches_a_misspelt_field():
 def test_impossible_jobs_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         job(**overrides)
+
+
+@pytest.mark.slow
+def test_the_generated_command_trains_under_torchrun_as_the_operator_would_start_it(tmp_path):
+    """The master pod's command, run here with two CPU processes: the kubelet's $(VAR) expansion of
+    the operator's PET_MASTER_ADDR and PET_MASTER_PORT done by hand, the claims replaced by folders."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.helpers import TINY
+    from tryon.data.synthetic import generate_dataset
+
+    generate_dataset(
+        tmp_path / "claims" / "data" / "set", n_train=4, n_test=2, resolution=TINY, seed=0, workers=1
+    )
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        f"data: {{resolution: {TINY}}}\n"
+        "model: {base_width: 4, max_width: 16, depth: 4, disc_width: 4, tps_width: 2, tps_levels: 3, tps_hidden: 8}\n"
+        "train:\n  stages: {sgm: {max_steps: 1}, warp: {max_steps: 1}, fusion: {max_steps: 1}}\n"
+        "  batch_size: 2\n  workers: 0\n  log_interval: 1\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = torchrun_command(
+        job(workers=1, gpus_per_worker=2, data_path="set", out_path="runs/r", params_path=str(params))
+    )
+    expanded = [
+        part.replace("$(PET_MASTER_ADDR)", "127.0.0.1")
+        .replace("$(PET_MASTER_PORT)", str(port))
+        .replace("/mnt/data", str(tmp_path / "claims" / "data"))
+        .replace("/mnt/models", str(tmp_path / "claims" / "models"))
+        for part in command
+    ]
+    expanded[0] = str(Path(sys.executable).with_name("torchrun"))
+    result = subprocess.run(expanded, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    run = tmp_path / "claims" / "models" / "runs" / "r"
+    assert all((run / stage / "checkpoint.pt").is_file() for stage in ("sgm", "warp", "fusion"))
+    assert json.loads((run / "sgm" / "options.json").read_text())["world_size"] == 2
