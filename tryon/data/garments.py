@@ -130,7 +130,7 @@ def add_garments(
         bar = progress_bar(sources, total=len(sources), unit="garment", desc="add-garments", enabled=progress)
         for name, path in bar:
             try:
-                photo = _as_shown_on_white(decode_image(path, max_image_pixels=max_image_pixels))
+                photo = as_shown_on_white(decode_image(path, max_image_pixels=max_image_pixels))
                 image, mask = prepare_garment(photo, resolution=resolution)
             except (UnusableImage, GarmentError) as error:
                 refused.append(Problem(path, str(error)))
@@ -146,7 +146,7 @@ def add_garments(
     )
 
 
-def _as_shown_on_white(image: Image.Image) -> np.ndarray:
+def as_shown_on_white(image: Image.Image) -> np.ndarray:
     """The photo as a viewer shows it, as RGB: EXIF rotation applied, transparency over white.
 
     Cameras store portrait shots sideways with an orientation tag, and product PNGs are often cut

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from tryon.config import DataConfig, Resolution
-from tryon.data.garments import GarmentError, _as_shown_on_white, prepare_garment
+from tryon.data.garments import GarmentError, as_shown_on_white, prepare_garment
 from tryon.data.images import UnusableImage, decode_image
 
 AVATAR_FIELD = "avatar"
@@ -129,7 +129,7 @@ def prepare_garment_photo(
         status = TOO_LARGE if "max_image_pixels" in str(error) else BAD_REQUEST
         raise RequestError(status, f"garment image: {error}") from None
     try:
-        image, mask = prepare_garment(_as_shown_on_white(photo), resolution=resolution)
+        image, mask = prepare_garment(as_shown_on_white(photo), resolution=resolution)
     except GarmentError as error:
         raise RequestError(UNPROCESSABLE, f"garment image: {error}") from None
     return PreparedGarment(image=image, mask=mask)
