@@ -1,4 +1,4 @@
-"""Preprocess raw garment uploads (laydown product photos) into the dataset layout."""
+"""Preprocess raw garment and person uploads into the dataset layout."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
@@ -11,6 +11,7 @@ def preprocess(
     source: Input[Dataset],
     dataset: Output[Dataset],
     uploads_uri: str,
+    uploads_parser: str,
     s3_endpoint_url: str,
     params_yaml: str,
     resolution: str,
@@ -18,7 +19,7 @@ def preprocess(
     schedule: str,
     budget_minutes: float,
 ) -> str:
-    """The source dataset with the uploaded garments of `uploads_uri` (train/, test/) added."""
+    """The source dataset with the uploads of `uploads_uri` (PHASE/garments/, PHASE/persons/) added."""
     from tryon.orchestration.settings import RunSettings
     from tryon.orchestration.steps import import_uploads
 
@@ -34,5 +35,6 @@ def preprocess(
         uploads_uri=uploads_uri,
         out=dataset.path,
         settings=settings,
+        parser=uploads_parser,
         endpoint_url=s3_endpoint_url,
     )

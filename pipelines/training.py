@@ -66,6 +66,7 @@ def _train_and_release(dataset, settings: dict, baseline_metrics: str, publish_d
 def training(
     dataset_uri: str = SYNTHETIC,
     uploads_uri: str = "",
+    uploads_parser: str = "lip",
     params_yaml: str = "",
     resolution: str = "",
     preset: str = "",
@@ -78,8 +79,9 @@ def training(
     """Train and release a try-on model.
 
     dataset_uri: `synthetic`, a local path (e.g. /mnt/data/viton on the data PVC), s3://BUCKET/PREFIX
-    or dvc://PATH?rev=REV&repo=URL. uploads_uri: a folder (same forms) of garment photos in train/
-    and test/ to add to a fetched dataset; empty for none. params_yaml: the text of a params.yaml;
+    or dvc://PATH?rev=REV&repo=URL. uploads_uri: a folder (same forms) of uploads to add to a fetched
+    dataset: PHASE/garments/ photos and PHASE/persons/ photos with their OpenPose JSON and parsing
+    maps from the human parser `uploads_parser` (lip, cihp or atr); empty for none. params_yaml: the text of a params.yaml;
     empty for the built-in defaults. resolution (HxW) and preset override the params. schedule:
     `params` (the params' stages) or `full` (ACGPN's full recipe). budget_minutes: total training
     time shared by the stages; 0 keeps their own budgets. baseline_metrics: a metrics.json the
@@ -103,7 +105,11 @@ def training(
             _train_and_release(fetched, settings, baseline_metrics, publish_dir)
         with dsl.Else(name="with-uploads"):
             prepared = preprocess(
-                source=fetched, uploads_uri=uploads_uri, s3_endpoint_url=s3_endpoint_url, **settings
+                source=fetched,
+                uploads_uri=uploads_uri,
+                uploads_parser=uploads_parser,
+                s3_endpoint_url=s3_endpoint_url,
+                **settings,
             )
             _train_and_release(
                 _on_cluster(prepared).outputs["dataset"], settings, baseline_metrics, publish_dir

@@ -84,7 +84,13 @@ def test_pipeline_arguments_are_the_pipelines_parameters_by_name():
         "budget_minutes": 0.0,
         "dataset_uri": "s3://b/p",
         "uploads_uri": "",
+        "uploads_parser": "lip",
         "baseline_metrics": "",
         "s3_endpoint_url": "",
         "publish_dir": "",
     }
+
+
+def test_an_unknown_parser_of_uploaded_persons_is_refused():
+    with pytest.raises(ValueError, match="uploads_parser 'schp' is not one of"):
+        PipelineArguments(settings=RunSettings(), uploads_parser="schp")

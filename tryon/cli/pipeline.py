@@ -29,10 +29,17 @@ DatasetOption = Annotated[
         "--dataset", help="`synthetic`, a local folder, s3://BUCKET/PREFIX or dvc://PATH?rev=REV[&repo=URL]."
     ),
 ]
+UploadsParserOption = Annotated[
+    str,
+    typer.Option(
+        "--uploads-parser", help="Human parser of the uploaded persons' parsing maps: lip, cihp or atr."
+    ),
+]
 UploadsOption = Annotated[
     str,
     typer.Option(
-        "--uploads", help="Folder or URI of garment photos in train/ and test/ to add to the dataset."
+        "--uploads",
+        help="Folder or URI of uploads to add to the dataset: PHASE/garments/ and PHASE/persons/ (photo, pose, parsing).",
     ),
 ]
 ParamsFileOption = Annotated[
@@ -79,6 +86,7 @@ def _arguments(
     params: Path | None,
     dataset: str,
     uploads: str,
+    uploads_parser: str = "lip",
     resolution: str,
     preset: str,
     schedule: str,
@@ -102,14 +110,18 @@ def _arguments(
         resolve_params(settings)  # refuse bad settings here, not in the first step
     except (TypeError, ValueError) as error:
         raise fail(f"pipeline: {error}") from None
-    return PipelineArguments(
-        settings=settings,
-        dataset_uri=dataset,
-        uploads_uri=uploads,
-        baseline_metrics=baseline_metrics,
-        s3_endpoint_url=s3_endpoint,
-        publish_dir=publish_dir,
-    )
+    try:
+        return PipelineArguments(
+            settings=settings,
+            dataset_uri=dataset,
+            uploads_uri=uploads,
+            uploads_parser=uploads_parser,
+            baseline_metrics=baseline_metrics,
+            s3_endpoint_url=s3_endpoint,
+            publish_dir=publish_dir,
+        )
+    except ValueError as error:
+        raise fail(f"pipeline: {error}") from None
 
 
 def _compile(repo: Path, out: Path) -> Path:
@@ -141,6 +153,7 @@ def run_command(
     params: ParamsFileOption = Path("params.yaml"),
     dataset: DatasetOption = "synthetic",
     uploads: UploadsOption = "",
+    uploads_parser: UploadsParserOption = "lip",
     resolution: ResolutionOption = "",
     preset: PresetOption = "",
     schedule: ScheduleOption = "params",
@@ -162,6 +175,7 @@ def run_command(
         params=params,
         dataset=dataset,
         uploads=uploads,
+        uploads_parser=uploads_parser,
         resolution=resolution,
         preset=preset,
         schedule=schedule,
@@ -259,6 +273,7 @@ def submit_command(
     params: ParamsFileOption = Path("params.yaml"),
     dataset: DatasetOption = "synthetic",
     uploads: UploadsOption = "",
+    uploads_parser: UploadsParserOption = "lip",
     resolution: ResolutionOption = "",
     preset: PresetOption = "",
     schedule: ScheduleOption = "params",
@@ -277,6 +292,7 @@ def submit_command(
         params=params,
         dataset=dataset,
         uploads=uploads,
+        uploads_parser=uploads_parser,
         resolution=resolution,
         preset=preset,
         schedule=schedule,

@@ -83,10 +83,17 @@ class PipelineArguments:
     dataset_uri: str = (
         SYNTHETIC_DATASET  # `synthetic`, a local path, s3://BUCKET/PREFIX or dvc://PATH?rev=REV
     )
-    uploads_uri: str = ""  # garment photos (train/, test/) to add to a fetched dataset
+    uploads_uri: str = ""  # PHASE/garments/ and PHASE/persons/ uploads to add to a fetched dataset
+    uploads_parser: str = "lip"  # human parser of the uploaded persons' parsing maps: lip, cihp or atr
     baseline_metrics: str = ""  # metrics.json the quality gate compares with
     s3_endpoint_url: str = ""  # S3-compatible endpoint; empty: AWS_ENDPOINT_URL or AWS
     publish_dir: str = ""  # where the export also puts tryon.mar (the serving model store)
+
+    def __post_init__(self) -> None:
+        from tryon.labels import PARSERS
+
+        if self.uploads_parser not in PARSERS:
+            raise ValueError(f"uploads_parser {self.uploads_parser!r} is not one of {list(PARSERS)}")
 
     def as_dict(self) -> dict[str, str | float]:
         """The pipeline's parameters by name."""

@@ -18,7 +18,9 @@ from tryon.orchestration.datasets import fetch_dataset
 from tryon.orchestration.settings import RunSettings, resolve_params
 
 UPLOAD_PHASES = ("train", "test")
-"""Subfolders of an uploads folder: laydown garment photos for that phase of the dataset."""
+UPLOAD_KINDS = ("garments", "persons")
+"""An uploads folder holds PHASE/garments/ (laydown product photos) and PHASE/persons/ (NAME.jpg with
+NAME_keypoints.json from OpenPose and NAME_parsing.png from a human parser) for the dataset's phases."""
 
 
 PREVIEW_NAME = "preview.png"
@@ -50,15 +52,22 @@ def fetch(*, uri: str, out: Path, endpoint_url: str = "") -> str:
 
 
 def import_uploads(
-    *, dataset: Path, uploads_uri: str, out: Path, settings: RunSettings, endpoint_url: str = ""
+    *,
+    dataset: Path,
+    uploads_uri: str,
+    out: Path,
+    settings: RunSettings,
+    parser: str = "lip",
+    endpoint_url: str = "",
 ) -> str:
-    """Copy `dataset` to `out` and add the uploaded laydown garment photos to it.
+    """Copy `dataset` to `out` and add the uploaded garments and persons (see UPLOAD_KINDS) to it.
 
-    The uploads folder (any dataset URI form) holds `train/` and/or `test/` folders of product
-    photos; each is masked, centred and resized into that phase's garment folders. A photo that
-    cannot be used fails the step, naming every refused file.
+    Garments are masked, centred and resized; persons are framed, resized, their keypoints mapped
+    and their parsing maps remapped from `parser`'s labels (lip, cihp or atr). Any file that cannot
+    be used fails the step, naming every refused file.
     """
     from tryon.data.garments import add_garments
+    from tryon.data.persons import add_persons
 
     params = resolve_params(settings)
     out = Path(out)
@@ -67,23 +76,30 @@ def import_uploads(
     shutil.rmtree(uploads, ignore_errors=True)
     fetch_dataset(uploads_uri, uploads, endpoint_url=endpoint_url or None)
     try:
-        phases = [phase for phase in UPLOAD_PHASES if (uploads / phase).is_dir()]
-        if not phases:
-            raise FileNotFoundError(
-                f"uploads {uploads_uri} hold neither {' nor '.join(f'{p}/' for p in UPLOAD_PHASES)}; "
-                "put the garment photos in a train/ or test/ folder"
-            )
+        found = [
+            (phase, kind)
+            for phase in UPLOAD_PHASES
+            for kind in UPLOAD_KINDS
+            if (uploads / phase / kind).is_dir()
+        ]
+        if not found:
+            expected = ", ".join(f"{phase}/{kind}/" for phase in UPLOAD_PHASES for kind in UPLOAD_KINDS)
+            raise FileNotFoundError(f"uploads {uploads_uri} hold none of {expected}")
         lines = []
-        for phase in phases:
-            report = add_garments(
-                uploads / phase,
-                out,
-                phase=phase,
-                resolution=params.data.resolution,
-                max_image_pixels=params.data.max_image_pixels,
-            )
+        for phase, kind in found:
+            common = {
+                "phase": phase,
+                "resolution": params.data.resolution,
+                "max_image_pixels": params.data.max_image_pixels,
+            }
+            if kind == "garments":
+                report = add_garments(uploads / phase / kind, out, **common)
+            else:
+                report = add_persons(uploads / phase / kind, out, parser=parser, **common)
             if report.refused:
-                raise InvalidDataset("\n".join([*map(str, report.refused), f"{phase}: {report.summary()}"]))
+                raise InvalidDataset(
+                    "\n".join([*map(str, report.refused), f"{phase}/{kind}: {report.summary()}"])
+                )
             lines.append(f"{phase}: {report.summary()}")
         return "; ".join(lines)
     finally:
