@@ -28,13 +28,14 @@ MODELS_MOUNT = "/mnt/models"
 S3_SECRET = "tryon-s3"
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 ACCELERATOR = "nvidia.com/gpu"
+SHM_SIZE = "8Gi"
 GPUS_PER_TRAINING_TASK = 1  # more GPUs or nodes: the PyTorchJob of k8s/ (tryon pipeline pytorchjob)
 STAGES = ("sgm", "warp", "fusion")
 
 
 def _on_cluster(task: dsl.PipelineTask, *, gpu: bool = False) -> dsl.PipelineTask:
-    """Mount the data and models PVCs, read S3 credentials from the Secret, and ask for a GPU;
-    kfp's local runner ignores all of it."""
+    """Mount the data and models PVCs, read S3 credentials from the Secret, and for training ask for
+    a GPU (tolerating GPU nodes' taint) with a shared-memory volume; kfp's local runner ignores all of it."""
     kubernetes.mount_pvc(task, pvc_name=DATA_CLAIM, mount_path=DATA_MOUNT)
     kubernetes.mount_pvc(task, pvc_name=MODELS_CLAIM, mount_path=MODELS_MOUNT)
     # Optional: a cluster that keeps its data on the PVC or synthesises it needs no S3 credentials.
@@ -43,6 +44,11 @@ def _on_cluster(task: dsl.PipelineTask, *, gpu: bool = False) -> dsl.PipelineTas
     )
     if gpu:
         task.set_accelerator_type(ACCELERATOR).set_accelerator_limit(GPUS_PER_TRAINING_TASK)
+        kubernetes.add_toleration(task, key=ACCELERATOR, operator="Exists", effect="NoSchedule")
+        # DataLoader workers pass batches through shared memory; a container's default is 64 MiB.
+        kubernetes.empty_dir_mount(
+            task, volume_name="shm", mount_path="/dev/shm", medium="Memory", size_limit=SHM_SIZE
+        )
     return task
 
 

@@ -69,7 +69,9 @@ def test_every_dataset_branch_runs_the_whole_chain_and_exports_only_past_the_gat
         for task in component.get("dag", {}).get("tasks", {}).values()
         if task["componentRef"]["name"].startswith("comp-condition") and "triggerPolicy" in task
     ]
-    assert sum("evaluate" in condition and "== 'quality gate passed'" in condition for condition in gates) == 3
+    assert (
+        sum("evaluate" in condition and "== 'quality gate passed'" in condition for condition in gates) == 3
+    )
 
 
 def test_training_tasks_ask_for_a_gpu_and_others_do_not(documents):
@@ -94,6 +96,13 @@ def test_cluster_steps_mount_both_claims_and_read_s3_credentials_from_the_secret
             ("tryon-data", "/mnt/data"),
             ("tryon-models", "/mnt/models"),
         }
+        if name.startswith("exec-train-stage"):
+            (shm,) = settings["emptyDirMounts"]
+            assert (shm["mountPath"], shm["medium"]) == ("/dev/shm", "Memory")
+            (toleration,) = settings["tolerations"]
+            assert (toleration["key"], toleration["effect"]) == ("nvidia.com/gpu", "NoSchedule")
+        else:
+            assert "emptyDirMounts" not in settings and "tolerations" not in settings
         (secret,) = settings["secretAsEnv"]
         assert secret["secretName"] == "tryon-s3"
         assert {pair["envVar"] for pair in secret["keyToEnv"]} == {
