@@ -22,6 +22,7 @@ model: {base_width: 4, max_width: 16, depth: 3, disc_width: 4, tps_width: 2, tps
 train:
   stages:
     sgm: {max_steps: 4, budget_minutes: 1.0e-6}
+    warp: {max_steps: 1}
   batch_size: 2
   workers: 0
   log_interval: 1
@@ -29,10 +30,10 @@ train:
 """
 
 
-def run_sgm(data: Path, out: Path, params, **changes):
+def run(stage: str, data: Path, out: Path, params, **changes):
     config = dataclasses.replace(params.train, **changes)
     return train(
-        stage="sgm", data_root=data, out_dir=out, model_config=params.model, config=config,
+        stage=stage, data_root=data, out_dir=out, model_config=params.model, config=config,
         resume=True, progress=False,
     )
 
@@ -47,28 +48,33 @@ def test_budget_continuation_and_refused_settings(tiny_dataset, tmp_path, caplog
     path.write_text(TINY)
     params = load_params(path)
     out = tmp_path / "run"
-    checkpoint = run_sgm(tiny_dataset, out, params)
+    checkpoint = run("sgm", tiny_dataset, out, params)
     state = load_checkpoint(checkpoint).state
     assert state["finished"] and state["stopped_by_budget"] and state["step"] == 1  # the budget ran out
+    run("warp", tiny_dataset, out, params)  # starts from the sgm stage at step 1
 
     # The same budget: nothing more to do.
     with caplog.at_level(logging.INFO, logger="tryon.train.loop"):
-        run_sgm(tiny_dataset, out, params)
+        run("sgm", tiny_dataset, out, params)
     assert "budget of 1e-06 min is spent" in caplog.text and load_checkpoint(checkpoint).state["step"] == 1
 
     # Another batch size, learning rate or length is refused, naming each key.
     with pytest.raises(ResumeMismatchError) as error:
-        run_sgm(tiny_dataset, out, params, batch_size=4, lr=1e-3, **with_stage(params, max_steps=6))
+        run("sgm", tiny_dataset, out, params, batch_size=4, lr=1e-3, **with_stage(params, max_steps=6))
     message = str(error.value)
     assert "batch_size 2 (this run: 4)" in message and "lr 0.0002 (this run: 0.001)" in message
     assert "steps_per_epoch 4 (this run: 2)" in message and "total_steps 4 (this run: 6)" in message
 
     # A larger budget continues it to its last step; accumulating the batch in two rounds is allowed.
-    run_sgm(tiny_dataset, out, params, batch_per_device=1, **with_stage(params, budget_minutes=10.0))
+    run("sgm", tiny_dataset, out, params, batch_per_device=1, **with_stage(params, budget_minutes=10.0))
     state = load_checkpoint(checkpoint).state
     assert state["finished"] and not state["stopped_by_budget"] and state["step"] == 4
     steps = [json.loads(line)["step"] for line in (out / "sgm" / "stats.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
+
+    # The warp stage started from the sgm stage at step 1: continuing it now would mix stages.
+    with pytest.raises(ResumeMismatchError, match=r"previous_stage_step 1 \(this run: 4\)"):
+        run("warp", tiny_dataset, out, params)
 
 
 def test_the_world_size_and_freeze_steps_must_match():

@@ -74,7 +74,8 @@ def run_stage(
     # 2. The data; a resumed run must cut it into the same steps as the run it continues.
     data = build_data(data_root, model_config=model_config, config=config, context=context)
     schedule = stage_schedule(config.stages[stage], steps_per_epoch=data.steps_per_epoch)
-    record = run_record(config, schedule=schedule, context=context)
+    previous_step = None if init_from is None else load_checkpoint(init_from, mmap=True).state.get("step")
+    record = run_record(config, schedule=schedule, context=context, previous_stage_step=previous_step)
     if resumed is not None:
         check_resumable(resumed, record, path=checkpoint_path)
         if not continues(resumed, config.stages[stage].budget_minutes, stage=stage, path=checkpoint_path):
@@ -143,20 +144,38 @@ def resume_state(
     return load_checkpoint(checkpoint_path, expect=model_config, map_location=context.device).state
 
 
-RESUME_KEYS = ("batch_size", "world_size", "steps_per_epoch", "total_steps", "freeze_steps", "lr", "decay_start")
+RESUME_KEYS = (
+    "batch_size",
+    "world_size",
+    "steps_per_epoch",
+    "total_steps",
+    "freeze_steps",
+    "lr",
+    "decay_start",
+    "previous_stage_step",
+)
 """What a resumed run must share with the run it continues: the same samples per step on the same
 shards (batch size, world size, steps per epoch) and the same schedule (length, freeze steps,
 learning-rate decay); the optimizer and scheduler states restored from the checkpoint assume them.
-The micro-batch per device may differ: it changes only how a step is accumulated."""
+And the same previous stage: a stage started from the previous stage's checkpoint at one step is
+stale once that stage has trained on (e.g. continued with a larger time budget). The micro-batch
+per device may differ: it changes only how a step is accumulated."""
 
 
 class ResumeMismatchError(ValueError):
     """A checkpoint to resume from was trained with another batch size, world size or schedule."""
 
 
-def run_record(config: TrainConfig, *, schedule: StageSchedule, context: DistributedContext) -> dict[str, Any]:
+def run_record(
+    config: TrainConfig,
+    *,
+    schedule: StageSchedule,
+    context: DistributedContext,
+    previous_stage_step: int | None,  # the step of the checkpoint the stage started from
+) -> dict[str, Any]:
     """The settings of this run a resumed run must share (`RESUME_KEYS`), as the checkpoint keeps them."""
     return {
+        "previous_stage_step": previous_stage_step,
         "batch_size": config.batch_size,
         "world_size": context.world_size,
         "steps_per_epoch": schedule.steps_per_epoch,
