@@ -161,9 +161,6 @@ def run_command(
     baseline_metrics: BaselineOption = "",
     s3_endpoint: EndpointOption = "",
     publish_dir: PublishOption = "",
-    cache: Annotated[
-        bool, typer.Option("--cache/--no-cache", help="Reuse outputs of steps whose inputs did not change.")
-    ] = False,
     repo: RepoOption = Path("."),
 ) -> None:
     """Compile the training pipeline and run it here (--local); `submit` sends it to a cluster."""
@@ -184,7 +181,7 @@ def run_command(
         s3_endpoint=s3_endpoint,
         publish_dir=publish_dir,
     )
-    run_local(out=out, arguments=arguments, cache=cache, repo=repo)
+    run_local(out=out, arguments=arguments, repo=repo)
 
 
 @app.command("demo")
@@ -212,10 +209,10 @@ def demo_command(
         baseline_metrics="",
         s3_endpoint="",
     )
-    run_local(out=out, arguments=arguments, cache=False, repo=repo)
+    run_local(out=out, arguments=arguments, repo=repo)
 
 
-def run_local(*, out: Path, arguments, cache: bool, repo: Path) -> None:
+def run_local(*, out: Path, arguments, repo: Path) -> None:
     """Compile into OUT/pipeline.yaml, run it with kfp's local runner, and say where everything is."""
     import json
     import time
@@ -229,9 +226,7 @@ def run_local(*, out: Path, arguments, cache: bool, repo: Path) -> None:
         f"pipeline {pipeline} on this machine (kfp local runner); step output in {Path(out) / 'pipeline.log'}"
     )
     try:
-        outputs = run_pipeline_locally(
-            pipeline=pipeline, arguments=arguments, out=out, log=typer.echo, cache=cache
-        )
+        outputs = run_pipeline_locally(pipeline=pipeline, arguments=arguments, out=out, log=typer.echo)
     except LocalRunFailed as error:
         raise fail(f"pipeline: {error}") from None
     typer.echo(f"finished in {time.perf_counter() - started:.0f} s")

@@ -72,7 +72,6 @@ def run_pipeline_locally(
     arguments: PipelineArguments,
     out: Path,  # run folder: OUT/pipeline.log and OUT/outputs/<run>/<task>/...
     log: Callable[[str], None],  # receives the progress lines
-    cache: bool = False,  # reuse the outputs of steps whose inputs did not change (kfp's local cache)
 ) -> LocalRunOutputs:
     """Run the pipeline with kfp's local runner and return where its outputs are."""
     from kfp import components, local
@@ -85,7 +84,9 @@ def run_pipeline_locally(
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(outputs_root),
-        enable_caching=cache,
+        # Every local run runs every step: a cached step's outputs would live in an earlier run's
+        # folder, and the run's outputs are found in its own.
+        enable_caching=False,
         raise_on_error=True,
     )
     run = components.load_component_from_file(str(pipeline))
