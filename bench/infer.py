@@ -14,6 +14,10 @@ otherwise (emulated bf16 is 4 to 7 times slower than fp32).
     .venv/bin/python bench/infer.py --write bench/RESULTS.md   # both presets, every size, 2 threads
     .venv/bin/python bench/infer.py --sizes 256x192 --presets default --batches 1
     .venv/bin/python bench/infer.py --sizes 256x192 --batches 1,8,32   # garments on one avatar
+    .venv/bin/python bench/infer.py --device cuda --precision bf16      # on a GPU: peak CUDA memory too
+
+Every time is also given in units of the yardstick (bench/machine.py), timed before and after the
+table in the same run, and every speed-up against the original code is computed from those units.
 
 A batch of B is B garments tried on one avatar: the person representation is computed once and
 expanded to the batch without copying, as the server and the catalog renderer do.
@@ -30,8 +34,8 @@ import sys
 import time
 from pathlib import Path
 
-from machine import Machine, detect
-from quoted import TRYON, for_capability
+from machine import Machine, Unit, detect, time_yardstick, unit_from
+from quoted import TRYON, TRYON_UNITS, for_capability
 from results import write_section
 from tryon.precision import resolve_precision
 
@@ -61,27 +65,34 @@ def measure(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    device = torch.device(args.device)
     resolution = Resolution.parse(args.sizes)
     batch = int(args.batches)
     config = ModelConfig.from_preset(args.presets, resolution)
-    pipeline = TryOnPipeline(TryOnGenerators.from_config(config), config, precision=args.precision)
+    generators = TryOnGenerators.from_config(config).to(device)
+    pipeline = TryOnPipeline(generators, config, precision=args.precision)
     height, width = resolution.shape
-    image = torch.rand(1, 3, height, width) * 2 - 1
-    labels = torch.randint(0, NUM_LABELS, (1, height, width))
-    keypoints = torch.rand(1, NUM_KEYPOINTS, 3) * torch.tensor([width, height, 1.0])
-    garment = torch.rand(batch, 3, height, width) * 2 - 1
-    garment_mask = (torch.rand(batch, 1, height, width) > 0.5).float()
+    image = torch.rand(1, 3, height, width, device=device) * 2 - 1
+    labels = torch.randint(0, NUM_LABELS, (1, height, width), device=device)
+    frame = torch.tensor([width, height, 1.0], device=device)
+    keypoints = torch.rand(1, NUM_KEYPOINTS, 3, device=device) * frame
+    garment = torch.rand(batch, 3, height, width, device=device) * 2 - 1
+    garment_mask = (torch.rand(batch, 1, height, width, device=device) > 0.5).float()
     person = pipeline.represent(image, labels, keypoints)
 
     def tryon() -> float:
         started = time.perf_counter()
         pipeline(person, garment, garment_mask)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         return time.perf_counter() - started
 
     with FlopCounterMode(display=False) as counter:
         pipeline(person, garment[:1], garment_mask[:1])
     for _ in range(args.warmup):
         tryon()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     times: list[float] = []
     while len(times) < args.repeats and (len(times) < MIN_REPEATS or sum(times) < args.time_budget):
         times.append(tryon())
@@ -95,6 +106,7 @@ def measure(args: argparse.Namespace) -> dict:
         "max_s": max(times),
         "gflop_per_tryon": counter.get_total_flops() / 1e9,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_cuda_gb": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
         "repeats": len(times),
     }
 
@@ -109,6 +121,7 @@ def run_child(args: argparse.Namespace, preset: str, size: str, batch: int, prec
         "--time-budget": args.time_budget,
         "--threads": args.threads,
         "--precision": precision,
+        "--device": args.device,
     }
     command = [
         sys.executable,
@@ -133,14 +146,15 @@ def seconds_per_megapixel(result: dict) -> float:
 
 
 HEADER = (
-    "| preset | size | batch | precision | median s (batch) | min-max s | s per try-on | try-ons/s | s per MP "
-    "| s per MP vs first | GFLOP per try-on | GFLOP/s | peak RSS GB |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| preset | size | batch | precision | median s (batch) | min-max s | s per try-on | units per try-on "
+    "| try-ons/s | s per MP | s per MP vs first | GFLOP per try-on | GFLOP/s | GFLOP/s vs unit | peak RSS GB "
+    "| peak CUDA GB |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
-def row(result: dict, reference: dict) -> str:
-    """A measured configuration; `reference` is its preset's first, whose s per MP is the yardstick."""
+def row(result: dict, reference: dict, unit: Unit) -> str:
+    """A measured configuration; `reference` is its preset's first, whose s per MP it is compared with."""
     per_tryon = result["median_s"] / result["batch"]
     per_mp = seconds_per_megapixel(result)
     cells = [
@@ -151,12 +165,15 @@ def row(result: dict, reference: dict) -> str:
         f"{result['median_s']:.3f}",
         f"{result['min_s']:.3f}-{result['max_s']:.3f}",
         f"{per_tryon:.3f}",
+        f"{unit.units(per_tryon):.3f}",
         f"{1 / per_tryon:.2f}",
         f"{per_mp:.2f}",
         f"{per_mp / seconds_per_megapixel(reference):.2f}x",
         f"{result['gflop_per_tryon']:.1f}",
         f"{result['gflop_per_tryon'] / per_tryon:.0f}",
+        f"{unit.efficiency(flop=result['gflop_per_tryon'] * 1e9, seconds=per_tryon):.0%}",
         f"{result['peak_rss_gb']:.2f}",
+        "-" if result.get("peak_cuda_gb") is None else f"{result['peak_cuda_gb']:.2f}",
     ]
     return "| " + " | ".join(map(str, cells)) + " |"
 
@@ -173,9 +190,11 @@ def skip_reason(reference: dict, size: str, batch: int, args: argparse.Namespace
     return None
 
 
-def table(args: argparse.Namespace, precision: str) -> tuple[list[str], list[dict]]:
-    """Every preset x size x batch, measured or skipped; the lines are printed as they come."""
-    lines, results = [HEADER], []
+def table(args: argparse.Namespace, precision: str, yardstick_s: float) -> list[tuple[dict, dict] | str]:
+    """Every preset x size x batch: (result, its preset's reference) or the skipped row. Rows are
+    printed as they come, in units of the yardstick measured before the table."""
+    provisional = unit_from([yardstick_s])
+    entries: list[tuple[dict, dict] | str] = []
     print(HEADER, flush=True)
     for preset in args.presets.split(","):
         reference: dict | None = None
@@ -185,13 +204,18 @@ def table(args: argparse.Namespace, precision: str) -> tuple[list[str], list[dic
                 if why is None:
                     result = run_child(args, preset, size, batch, precision)
                     reference = reference or result
-                    results.append(result)
-                    line = row(result, reference)
+                    entries.append((result, reference))
+                    print(row(result, reference, provisional), flush=True)
                 else:
-                    line = f"| {preset} | {size} | {batch} | {precision} | skipped: {why} | | | | | | | | |"
-                lines.append(line)
-                print(line, flush=True)
-    return lines, results
+                    empty = "| " * 11  # the measured columns
+                    entries.append(f"| {preset} | {size} | {batch} | {precision} | skipped: {why} {empty}|")
+                    print(entries[-1], flush=True)
+    return entries
+
+
+def render(entries: list[tuple[dict, dict] | str], unit: Unit) -> list[str]:
+    """The table's lines, measured rows in `unit` (the run's: before and after)."""
+    return [HEADER, *(entry if isinstance(entry, str) else row(*entry, unit) for entry in entries)]
 
 
 def noisy(results: list[dict]) -> list[str]:
@@ -223,16 +247,15 @@ def one_avatar_throughput(results: list[dict]) -> list[str]:
     return lines
 
 
-def comparisons(results: list[dict], machine: Machine) -> list[str]:
-    """Each preset's 256x192 batch-1 try-on against the original code's quoted figure."""
+def comparisons(results: list[dict], machine: Machine, unit: Unit) -> list[str]:
+    """Each preset's 256x192 batch-1 try-on against the original code's quoted cost in units (on the
+    CPU, where those were measured)."""
     quote = for_capability(TRYON, machine.capability)
-    lines = [f"- Original ACGPN code: {quote}."]
+    lines = [f"- Yardstick: {unit.describe()}.", f"- Original ACGPN code: {TRYON_UNITS}; {quote}."]
     for result in results:
         if result["size"] == "256x192" and result["batch"] == 1:
-            lines.append(
-                f"- {result['preset']}: {result['gflop_per_tryon']:.1f} GFLOP per try-on, "
-                f"{quote.speedup(result['median_s'])}"
-            )
+            speedup = TRYON_UNITS.speedup(unit.units(result["median_s"])) if machine.device == "cpu" else ""
+            lines.append(f"- {result['preset']}: {result['gflop_per_tryon']:.1f} GFLOP per try-on; {speedup}")
     return lines
 
 
@@ -242,15 +265,16 @@ def section(
     notes: list[str],
     machine: Machine,
     precision: str,
+    unit: Unit,
     args: argparse.Namespace,
 ) -> str:
-    """The `## Inference` section of RESULTS.md."""
+    """The `## Inference` section of RESULTS.md (or the one --heading names)."""
     return "\n".join(
         [
-            HEADING,
+            args.heading,
             "",
             f"Command: `.venv/bin/python {command}`",
-            f"({time.strftime('%Y-%m-%d')}; {machine.describe(precision)}).",
+            f"({time.strftime('%Y-%m-%d')}; {machine.describe(precision)}; {unit.describe()}).",
             "",
             "One try-on is `TryOnPipeline.__call__` on a precomputed person representation: G1, G2, the TPS",
             "warp with refinement, composition and G3, with random weights (speed does not depend on them).",
@@ -262,7 +286,7 @@ def section(
             "of one try-on per million pixels;",
             "`vs first` divides it by the preset's first row's, so 1.00x means time grows exactly with the "
             "pixel count, as the FLOPs do.",
-            "GFLOP/s is achieved per try-on.",
+            "GFLOP/s is achieved per try-on; `vs unit` divides it by the yardstick's.",
             "",
             *lines,
             "",
@@ -294,22 +318,29 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
-    parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N.")
+    parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
+    parser.add_argument("--heading", default=HEADING, help="Heading of the section --write (re)writes.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args)))
         return
 
-    precision = resolve_precision(args.precision, "cpu").name
-    machine = detect("cpu", threads=args.threads)
+    precision = resolve_precision(args.precision, args.device).name
+    machine = detect(args.device, threads=args.threads)
     print(f"Machine: {machine.describe(precision)}", flush=True)
-    lines, results = table(args, precision)
-    notes = noisy(results) + comparisons(results, machine) + one_avatar_throughput(results)
+    before = time_yardstick()
+    entries = table(args, precision, before)
+    unit = unit_from([before, time_yardstick()])
+    lines = render(entries, unit)
+    results = [entry[0] for entry in entries if not isinstance(entry, str)]
+    notes = noisy(results) + comparisons(results, machine, unit) + one_avatar_throughput(results)
     print("\n" + "\n".join(notes))
     if args.write:
         command = "bench/infer.py " + " ".join(sys.argv[1:])
-        write_section(args.write, HEADING, section(command, lines, notes, machine, precision, args))
+        text = section(command, lines, notes, machine, precision, unit, args)
+        write_section(args.write, args.heading, text)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.append(str(BENCH))  # the scripts import their siblings, as they do when run from bench/
 
 import infer
+import machine
 import quality
 import quoted
 import results
@@ -75,8 +76,10 @@ def test_seconds_per_megapixel_is_constant_when_time_scales_with_pixels():
     assert infer.seconds_per_megapixel(small) == pytest.approx(0.1 / 0.049152)
     assert infer.seconds_per_megapixel(large) == pytest.approx(infer.seconds_per_megapixel(small))
     row = {**large, "preset": "default", "precision": "fp32", "min_s": 3.0, "max_s": 3.5}
-    line = infer.row({**row, "gflop_per_tryon": 98.0, "peak_rss_gb": 1.0}, reference={**small})
-    assert "| 1.00x |" in line
+    unit = machine.unit_from([0.5])
+    line = infer.row({**row, "gflop_per_tryon": 98.0, "peak_rss_gb": 1.0}, reference={**small}, unit=unit)
+    assert "| 1.00x |" in line and "| 0.800 |" in line  # 0.4 s per try-on at 0.5 s per unit
+    assert "| 282% |" in line and line.endswith("| - |")  # 245 GFLOP/s against 87; no CUDA
 
 
 def test_budgets_keep_the_stages_proportions_and_end_the_stages():
@@ -149,8 +152,6 @@ def test_time_to_quality_trains_evaluates_and_rewrites_its_section(tmp_path):
 
 
 def test_the_unit_comes_from_the_yardstick_run_in_this_run_and_converts_times_and_flops(tmp_path, monkeypatch):
-    import machine
-
     fake = tmp_path / "yardstick.py"
     fake.write_text("import sys\nprint('noise')\nprint(0.5 if sys.argv[1] == '3' else 9.9)\n")
     monkeypatch.setenv(machine.YARDSTICK_ENV, str(fake))
