@@ -14,23 +14,22 @@ fresh compile by the tests.
 from kfp import dsl, kubernetes
 
 from components import evaluate, export, fetch, preprocess, synthesise, train_stage, validate
+from tryon.config import TRAINING_STAGES
+from tryon.orchestration.cluster import (
+    DATA_CLAIM,
+    DATA_MOUNT,
+    GPU_RESOURCE,
+    MODELS_CLAIM,
+    MODELS_MOUNT,
+    S3_KEYS,
+    S3_SECRET,
+)
+from tryon.orchestration.settings import SYNTHETIC_DATASET
 from tryon.orchestration.steps import GATE_PASSED
 
 PIPELINE_NAME = "tryon-training"
-SYNTHETIC = "synthetic"
-"""The dataset URI that asks for the built-in synthetic dataset (params' `synth` section)."""
-
-# Cluster resources, named as in k8s/base.
-DATA_CLAIM = "tryon-data"
-MODELS_CLAIM = "tryon-models"
-DATA_MOUNT = "/mnt/data"
-MODELS_MOUNT = "/mnt/models"
-S3_SECRET = "tryon-s3"
-S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-ACCELERATOR = "nvidia.com/gpu"
 SHM_SIZE = "8Gi"
 GPUS_PER_TRAINING_TASK = 1  # more GPUs or nodes: the PyTorchJob of k8s/ (tryon pipeline pytorchjob)
-STAGES = ("sgm", "warp", "fusion")
 
 
 def _on_cluster(task: dsl.PipelineTask, *, gpu: bool = False) -> dsl.PipelineTask:
@@ -43,8 +42,8 @@ def _on_cluster(task: dsl.PipelineTask, *, gpu: bool = False) -> dsl.PipelineTas
         task, secret_name=S3_SECRET, secret_key_to_env={key: key for key in S3_KEYS}, optional=True
     )
     if gpu:
-        task.set_accelerator_type(ACCELERATOR).set_accelerator_limit(GPUS_PER_TRAINING_TASK)
-        kubernetes.add_toleration(task, key=ACCELERATOR, operator="Exists", effect="NoSchedule")
+        task.set_accelerator_type(GPU_RESOURCE).set_accelerator_limit(GPUS_PER_TRAINING_TASK)
+        kubernetes.add_toleration(task, key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")
         # DataLoader workers pass batches through shared memory; a container's default is 64 MiB.
         kubernetes.empty_dir_mount(
             task, volume_name="shm", mount_path="/dev/shm", medium="Memory", size_limit=SHM_SIZE
@@ -57,20 +56,22 @@ def _train_and_release(dataset, settings: dict, baseline_metrics: str, publish_d
     checked = validate(dataset=dataset, **settings)
     models = {}
     previous = {}
-    for stage in STAGES:
+    for stage in TRAINING_STAGES:
         task = train_stage(stage=stage, dataset=dataset, **previous, **settings).after(checked)
         models[stage] = _on_cluster(task, gpu=True).outputs["model"]
         previous = {"previous": models[stage]}
     scored = _on_cluster(evaluate(dataset=dataset, **models, baseline_metrics=baseline_metrics, **settings))
     with dsl.If(scored.outputs["Output"] == GATE_PASSED, name="quality-gate-passed"):
-        _on_cluster(export(dataset=dataset, model=models[STAGES[-1]], publish_dir=publish_dir, **settings))
+        _on_cluster(
+            export(dataset=dataset, model=models[TRAINING_STAGES[-1]], publish_dir=publish_dir, **settings)
+        )
 
 
 @dsl.pipeline(
     name=PIPELINE_NAME, description="ACGPN virtual try-on: data, staged training, evaluation, model archive."
 )
 def training(
-    dataset_uri: str = SYNTHETIC,
+    dataset_uri: str = SYNTHETIC_DATASET,
     uploads_uri: str = "",
     uploads_parser: str = "lip",
     params_yaml: str = "",
@@ -103,7 +104,7 @@ def training(
         "schedule": schedule,
         "budget_minutes": budget_minutes,
     }
-    with dsl.If(dataset_uri == SYNTHETIC, name="synthetic-dataset"):
+    with dsl.If(dataset_uri == SYNTHETIC_DATASET, name="synthetic-dataset"):
         _train_and_release(synthesise(**settings).outputs["dataset"], settings, baseline_metrics, publish_dir)
     with dsl.Else(name="fetched-dataset"):
         fetched = _on_cluster(fetch(uri=dataset_uri, s3_endpoint_url=s3_endpoint_url)).outputs["dataset"]

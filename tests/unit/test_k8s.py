@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from components.image import BASE_IMAGE
+from tryon.orchestration.cluster import DATA_CLAIM, MODELS_CLAIM, PIPELINE_SERVICE_ACCOUNT, S3_SECRET
 from tryon.orchestration.pytorchjob import TrainingJob, manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,14 +138,12 @@ def test_secrets_are_referenced_by_name_and_never_committed(rendered):
         assert not [d for d in documents if d["kind"] == "Secret"]
     role = one(rendered["base"], "Role", "tryon-pipeline")
     (secrets,) = [rule for rule in role["rules"] if "secrets" in rule["resources"]]
-    assert secrets["resourceNames"] == ["tryon-s3"] and secrets["verbs"] == ["get"]
+    assert secrets["resourceNames"] == [S3_SECRET] and secrets["verbs"] == ["get"]
     binding = one(rendered["base"], "RoleBinding")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tryon-pipeline"}]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": PIPELINE_SERVICE_ACCOUNT}]
 
 
 def test_the_claims_are_the_ones_the_pipeline_mounts(rendered):
-    from pipelines.training import DATA_CLAIM, MODELS_CLAIM
-
     claims = {d["metadata"]["name"] for d in rendered["base"] if d["kind"] == "PersistentVolumeClaim"}
     assert claims == {DATA_CLAIM, MODELS_CLAIM}
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from tryon.cli.app import app, fail
+from tryon.orchestration.cluster import PIPELINE_SERVICE_ACCOUNT
 
 pipeline_app = typer.Typer(
     help="Compile the Kubeflow training pipeline, run it on this machine, or submit it to a cluster.",
@@ -264,7 +265,7 @@ def submit_command(
     ] = None,
     service_account: Annotated[
         str, typer.Option("--service-account", help="Service account of the run's pods (k8s/base RBAC).")
-    ] = "tryon-pipeline",
+    ] = PIPELINE_SERVICE_ACCOUNT,
     params: ParamsFileOption = Path("params.yaml"),
     dataset: DatasetOption = "synthetic",
     uploads: UploadsOption = "",

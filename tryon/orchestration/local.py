@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sys
 import time
@@ -92,7 +93,12 @@ def run_pipeline_locally(
     run = components.load_component_from_file(str(pipeline))
     terminal = sys.stdout
     clock = StepClock(emit=lambda line: _write_to(terminal, log, line))
-    with log_path.open("w", encoding="utf-8") as log_file, _quiet_local_settings(), _observed(clock):
+    with (
+        log_path.open("w", encoding="utf-8") as log_file,
+        _quiet_local_settings(),
+        _observed(clock),
+        _unbuffered_steps(),
+    ):
         try:
             with contextlib.redirect_stdout(log_file):
                 run(**arguments.as_dict())
@@ -205,6 +211,20 @@ def _observed(clock: StepClock) -> Iterator[None]:
         yield
     finally:
         root.removeFilter(clock)
+
+
+@contextlib.contextmanager
+def _unbuffered_steps() -> Iterator[None]:
+    # The steps inherit this environment; unbuffered, their lines reach pipeline.log as they happen.
+    previous = os.environ.get("PYTHONUNBUFFERED")
+    os.environ["PYTHONUNBUFFERED"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONUNBUFFERED", None)
+        else:
+            os.environ["PYTHONUNBUFFERED"] = previous
 
 
 @contextlib.contextmanager

@@ -14,15 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tryon.config import TRAINING_STAGES
+from tryon.orchestration.cluster import (
+    DATA_CLAIM,
+    DATA_MOUNT,
+    GPU_RESOURCE,
+    MODELS_CLAIM,
+    MODELS_MOUNT,
+    PIPELINE_SERVICE_ACCOUNT,
+)
 
 API_VERSION = "kubeflow.org/v1"
 CONTAINER_NAME = "pytorch"  # the operator finds the training container by this name
-GPU_RESOURCE = "nvidia.com/gpu"
-RENDEZVOUS_ENDPOINT = (
-    "$(PET_MASTER_ADDR):$(PET_MASTER_PORT)"  # expanded by the kubelet from the operator's env
-)
-DATA_MOUNT = "/mnt/data"
-MODELS_MOUNT = "/mnt/models"
+# The kubelet expands $(VAR) from the environment the operator gives each pod.
+RENDEZVOUS_ENDPOINT = "$(PET_MASTER_ADDR):$(PET_MASTER_PORT)"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -38,9 +42,9 @@ class TrainingJob:
     out_path: str = "runs/train"  # run folder under the models PVC
     stage: str = "all"  # sgm, warp, fusion or all
     params_path: str = "/opt/tryon/params.yaml"  # params.yaml inside the image (or a mounted ConfigMap)
-    data_claim: str = "tryon-data"
-    models_claim: str = "tryon-models"
-    service_account: str = "tryon-pipeline"
+    data_claim: str = DATA_CLAIM
+    models_claim: str = MODELS_CLAIM
+    service_account: str = PIPELINE_SERVICE_ACCOUNT
     cpu: str = "8"  # per pod
     memory: str = "32Gi"  # per pod
     shm_size: str = "8Gi"  # /dev/shm for DataLoader workers and NCCL
