@@ -1,6 +1,7 @@
 """`dvc repro` of dvc.yaml on a fresh clone of a copy of this repository, at a tiny size: the whole
 pipeline runs, a second run does nothing, a changed stage param re-runs that stage and those after
-it, `dvc params diff` and `dvc metrics diff` compare the runs, and every output is pushed."""
+it, `dvc params diff` and `dvc metrics diff` compare the runs, and every output is pushed, so that
+another clone of the run pulls it and has nothing to reproduce."""
 
 from __future__ import annotations
 
@@ -129,9 +130,16 @@ def test_repro_on_a_fresh_clone(tmp_path, tool_path):
         "models/eval/by_difficulty.png",
     }
 
-    # Checkpoints, evaluation and archive go to the remote with the data.
+    # Checkpoints, evaluation and archive go to the remote with the data: another clone of the
+    # committed run pulls them and has nothing to reproduce.
     run_dvc("push", "-q", repo=clone)
     assert json_of(run_dvc("status", "--cloud", "--json", repo=clone)) == {}
+    run_git("commit", "-q", "-a", "-m", "second run", repo=clone)
+    other = tmp_path / "other"
+    run_git("clone", "-q", str(clone), str(other), repo=tmp_path)
+    run_dvc("pull", "-q", repo=other)
+    assert (other / "models/tryon.mar").read_bytes() == (clone / "models/tryon.mar").read_bytes()
+    assert repro(other) == []
 
 
 def json_of(text: str):
