@@ -62,6 +62,7 @@ def test_viton_unpaired_pairs_get_fid_and_kid_and_no_paired_metric(tmp_path, che
         assert np.isfinite(metrics[key]), key
     assert not [key for key in metrics if key.startswith(("unpaired/ssim", "unpaired/l1"))]  # no ground truth
     assert "paired/ssim: not computed: no batch carried paired try-ons" in output
+    assert "52 samples, 0 with their own garment (paired metrics), 52 with another garment" in output
     assert samples["unpaired"].all() and not samples["paired"].any() and "paired/ssim/changed" not in samples
     report = (tmp_path / "eval" / "report.html").read_text()
     assert "0 paired" in report and "52 unpaired" in report and "VITON naming" in report

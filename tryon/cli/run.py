@@ -145,6 +145,11 @@ def evaluate(
             batch_size=batch_size, device=device, training_stats=stats or (), pairs_kind=pairs_kind,
             progress=progress,
         )
+    metrics = outcome.result.metrics
+    typer.echo(
+        f"evaluate: {metrics['count/all']:.0f} samples, {metrics['count/paired']:.0f} with their own garment "
+        f"(paired metrics), {metrics['count/unpaired']:.0f} with another garment (unpaired metrics)"
+    )
     for name, note in sorted(outcome.result.notes.items()):
         typer.echo(f"{name}: {note}")
     for line in headline(outcome.result.metrics):
