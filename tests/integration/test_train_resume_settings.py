@@ -73,7 +73,7 @@ def test_budget_continuation_and_refused_settings(tiny_dataset, tmp_path, caplog
     assert steps == [1, 2, 3, 4]
 
     # The warp stage started from the sgm stage at step 1: continuing it now would mix stages.
-    with pytest.raises(ResumeMismatchError, match=r"previous_stage_step 1 \(this run: 4\)"):
+    with pytest.raises(ResumeMismatchError, match=r"previous_stage_step 1 \(this run: 4\).*move .*warp away"):
         run("warp", tiny_dataset, out, params)
 
 

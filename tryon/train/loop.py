@@ -189,17 +189,17 @@ def run_record(
 def check_resumable(resumed: dict[str, Any], record: dict[str, Any], *, path: Path) -> None:
     """Refuse, naming every differing key, to continue a checkpoint trained with other settings."""
     recorded = resumed.get("run", {})
-    differences = [
-        f"{key} {recorded[key]} (this run: {record[key]})"
-        for key in RESUME_KEYS
-        if key in recorded and recorded[key] != record[key]
-    ]
-    if differences:
-        raise ResumeMismatchError(
-            f"{path} cannot be resumed with these settings: "
-            + ", ".join(differences)
-            + "; resume with the settings it was trained with, or start afresh with another --out"
+    differing = [key for key in RESUME_KEYS if key in recorded and recorded[key] != record[key]]
+    if not differing:
+        return
+    advice = "resume with the settings it was trained with, or start afresh with another --out"
+    if "previous_stage_step" in differing:
+        advice = (
+            "the previous stage has trained on since this stage started from it; move "
+            f"{path.parent} away to train this stage afresh from it"
         )
+    differences = ", ".join(f"{key} {recorded[key]} (this run: {record[key]})" for key in differing)
+    raise ResumeMismatchError(f"{path} cannot be resumed with these settings: {differences}; {advice}")
 
 
 def continues(resumed: dict[str, Any], budget_minutes: float | None, *, stage: str, path: Path) -> bool:
