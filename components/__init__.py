@@ -6,6 +6,16 @@ from components.fetch import fetch
 from components.preprocess import preprocess
 from components.synthesise import synthesise
 from components.train import train_stage
+from components.train_distributed import train_distributed
 from components.validate import validate
 
-__all__ = ["evaluate", "export", "fetch", "preprocess", "synthesise", "train_stage", "validate"]
+__all__ = [
+    "evaluate",
+    "export",
+    "fetch",
+    "preprocess",
+    "synthesise",
+    "train_distributed",
+    "train_stage",
+    "validate",
+]

@@ -1,70 +1,34 @@
-"""The training pipeline: dataset, validate, train sgm, warp and fusion, evaluate, and export when the
-quality gate passes.
+"""The training pipeline: dataset, validate, train sgm, warp and fusion (one GPU task each),
+evaluate, and export when the quality gate passes.
 
 The same definition runs on a Kubeflow cluster (GPU pods, PVCs, S3 credentials from a Secret) and
 on one machine with kfp's local runner (`tryon pipeline run --local`), which ignores the cluster
-settings. kfp's local runner cannot pass an artifact out of one of several exclusive branches
-(`dsl.OneOf`), so each way of getting the dataset (synthesised, fetched, fetched and preprocessed)
-has its own branch holding the whole training chain; only one of them runs.
+settings. pipelines/distributed.py trains on several GPUs and nodes instead.
 
 Compile with `tryon pipeline compile`; the compiled YAML beside this file is checked against a
 fresh compile by the tests.
 """
 
-from kfp import dsl, kubernetes
+from kfp import dsl
 
-from components import evaluate, export, fetch, preprocess, synthesise, train_stage, validate
+from components import train_stage
+from pipelines.common import checked, each_dataset, on_cluster, release
 from tryon.config import TRAINING_STAGES
-from tryon.orchestration.cluster import (
-    DATA_CLAIM,
-    DATA_MOUNT,
-    GPU_RESOURCE,
-    MODELS_CLAIM,
-    MODELS_MOUNT,
-    S3_KEYS,
-    S3_SECRET,
-)
 from tryon.orchestration.settings import SYNTHETIC_DATASET
-from tryon.orchestration.steps import GATE_PASSED
 
 PIPELINE_NAME = "tryon-training"
-SHM_SIZE = "8Gi"
-GPUS_PER_TRAINING_TASK = 1  # more GPUs or nodes: the PyTorchJob of k8s/ (tryon pipeline pytorchjob)
 
 
-def _on_cluster(task: dsl.PipelineTask, *, gpu: bool = False) -> dsl.PipelineTask:
-    """Mount the data and models PVCs, read S3 credentials from the Secret, and for training ask for
-    a GPU (tolerating GPU nodes' taint) with a shared-memory volume; kfp's local runner ignores all of it."""
-    kubernetes.mount_pvc(task, pvc_name=DATA_CLAIM, mount_path=DATA_MOUNT)
-    kubernetes.mount_pvc(task, pvc_name=MODELS_CLAIM, mount_path=MODELS_MOUNT)
-    # Optional: a cluster that keeps its data on the PVC or synthesises it needs no S3 credentials.
-    kubernetes.use_secret_as_env(
-        task, secret_name=S3_SECRET, secret_key_to_env={key: key for key in S3_KEYS}, optional=True
-    )
-    if gpu:
-        task.set_accelerator_type(GPU_RESOURCE).set_accelerator_limit(GPUS_PER_TRAINING_TASK)
-        kubernetes.add_toleration(task, key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")
-        # DataLoader workers pass batches through shared memory; a container's default is 64 MiB.
-        kubernetes.empty_dir_mount(
-            task, volume_name="shm", mount_path="/dev/shm", medium="Memory", size_limit=SHM_SIZE
-        )
-    return task
-
-
-def _train_and_release(dataset, settings: dict, baseline_metrics: str, publish_dir: str) -> None:
-    """Validate, train the three stages, evaluate, and export when the gate passed."""
-    checked = validate(dataset=dataset, **settings)
+def _train_and_release(dataset, settings: dict, baseline_metrics, publish_dir) -> None:
+    """Validate, train the three stages one after the other, evaluate, and export past the gate."""
+    validation = checked(dataset, settings)
     models = {}
     previous = {}
     for stage in TRAINING_STAGES:
-        task = train_stage(stage=stage, dataset=dataset, **previous, **settings).after(checked)
-        models[stage] = _on_cluster(task, gpu=True).outputs["model"]
+        task = train_stage(stage=stage, dataset=dataset, **previous, **settings).after(validation)
+        models[stage] = on_cluster(task, gpu=True).outputs["model"]
         previous = {"previous": models[stage]}
-    scored = _on_cluster(evaluate(dataset=dataset, **models, baseline_metrics=baseline_metrics, **settings))
-    with dsl.If(scored.outputs["Output"] == GATE_PASSED, name="quality-gate-passed"):
-        _on_cluster(
-            export(dataset=dataset, model=models[TRAINING_STAGES[-1]], publish_dir=publish_dir, **settings)
-        )
+    release(dataset, models, settings, baseline_metrics, publish_dir)
 
 
 @dsl.pipeline(
@@ -104,20 +68,11 @@ def training(
         "schedule": schedule,
         "budget_minutes": budget_minutes,
     }
-    with dsl.If(dataset_uri == SYNTHETIC_DATASET, name="synthetic-dataset"):
-        _train_and_release(synthesise(**settings).outputs["dataset"], settings, baseline_metrics, publish_dir)
-    with dsl.Else(name="fetched-dataset"):
-        fetched = _on_cluster(fetch(uri=dataset_uri, s3_endpoint_url=s3_endpoint_url)).outputs["dataset"]
-        with dsl.If(uploads_uri == "", name="as-fetched"):
-            _train_and_release(fetched, settings, baseline_metrics, publish_dir)
-        with dsl.Else(name="with-uploads"):
-            prepared = preprocess(
-                source=fetched,
-                uploads_uri=uploads_uri,
-                uploads_parser=uploads_parser,
-                s3_endpoint_url=s3_endpoint_url,
-                **settings,
-            )
-            _train_and_release(
-                _on_cluster(prepared).outputs["dataset"], settings, baseline_metrics, publish_dir
-            )
+    each_dataset(
+        dataset_uri=dataset_uri,
+        uploads_uri=uploads_uri,
+        uploads_parser=uploads_parser,
+        s3_endpoint_url=s3_endpoint_url,
+        settings=settings,
+        chain=lambda dataset: _train_and_release(dataset, settings, baseline_metrics, publish_dir),
+    )

@@ -149,3 +149,40 @@ def test_the_pytorchjob_command_prints_an_applicable_manifest():
     assert document["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1
     bad = CliRunner().invoke(app, ["pipeline", "pytorchjob", "--name", "Big_Run", "--image", "tryon:1"])
     assert bad.exit_code == 1 and "DNS label" in bad.output
+
+
+def test_the_distributed_pipeline_is_submitted_with_the_jobs_size(monkeypatch):
+    monkeypatch.setattr(kfp, "Client", FakeClient)
+    result = CliRunner().invoke(
+        app,
+        [
+            "pipeline",
+            "submit",
+            "--host",
+            "http://127.0.0.1:8888",
+            "--repo",
+            str(REPO),
+            "--pipeline",
+            "distributed",
+            "--workers",
+            "4",
+            "--gpus",
+            "8",
+            "--dataset",
+            "s3://data/viton",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (submitted,) = FakeClient.instances[0].runs
+    assert submitted["package"] == (REPO / "pipelines" / "distributed.yaml").read_text()
+    assert (submitted["arguments"]["workers"], submitted["arguments"]["gpus_per_worker"]) == (4, 8)
+    assert "training_image" not in submitted["arguments"]  # the pipeline's default CUDA image
+
+
+def test_job_sizes_go_with_the_distributed_pipeline_only(monkeypatch):
+    monkeypatch.setattr(kfp, "Client", FakeClient)
+    result = CliRunner().invoke(
+        app, ["pipeline", "submit", "--host", "http://127.0.0.1:1", "--repo", str(REPO), "--workers", "4"]
+    )
+    assert result.exit_code == 1 and "go with --pipeline distributed" in result.output
+    assert FakeClient.instances == []

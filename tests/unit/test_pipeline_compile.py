@@ -1,16 +1,15 @@
-"""The training pipeline: the committed YAML is a fresh compile of pipelines/training.py, and the
-compiled definition has the steps, conditions, cluster settings and parameters the product needs."""
+"""The pipelines: each committed YAML is a fresh compile of its definition, and the compiled
+definitions have the steps, conditions, cluster settings and parameters the product needs."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tryon.orchestration.compiling import COMPILED, compile_pipeline
-from tryon.orchestration.settings import PipelineArguments, RunSettings
+from tryon.orchestration.compiling import PIPELINES, compile_pipeline, compiled
+from tryon.orchestration.settings import DistributedTraining, PipelineArguments, RunSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,10 +25,11 @@ def documents(fresh) -> tuple[dict, dict]:
     return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 
 
-def test_the_committed_yaml_is_a_fresh_compile(fresh):
-    committed = REPO / COMPILED
-    assert committed.read_text() == fresh.read_text(), (
-        f"{COMPILED} is stale: run `tryon pipeline compile` and commit the result"
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_each_committed_yaml_is_a_fresh_compile(name, fresh, tmp_path):
+    again = fresh if name == "training" else compile_pipeline(repo=REPO, out=tmp_path / "x.yaml", name=name)
+    assert (REPO / compiled(name)).read_text() == again.read_text(), (
+        f"{compiled(name)} is stale: run `tryon pipeline compile` and commit the result"
     )
 
 
@@ -37,17 +37,17 @@ def test_compiling_twice_gives_the_same_bytes(fresh, tmp_path):
     assert compile_pipeline(repo=REPO, out=tmp_path / "again.yaml").read_bytes() == fresh.read_bytes()
 
 
-def test_a_checkout_without_the_definition_is_refused(tmp_path):
+def test_a_checkout_without_the_definition_or_an_unknown_pipeline_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="pipelines/training.py"):
         compile_pipeline(repo=tmp_path, out=tmp_path / "x.yaml")
+    with pytest.raises(ValueError, match="not one of"):
+        compile_pipeline(repo=REPO, out=tmp_path / "x.yaml", name="nightly")
 
 
 def test_the_parameters_are_exactly_those_the_cli_passes(documents):
     spec, _ = documents
     parameters = spec["root"]["inputDefinitions"]["parameters"]
-    names = {field.name for field in dataclasses.fields(PipelineArguments)} - {"settings"}
-    names |= {field.name for field in dataclasses.fields(RunSettings)}
-    assert set(parameters) == names
+    assert set(parameters) == set(PipelineArguments(settings=RunSettings()).as_dict())
     assert parameters["dataset_uri"]["defaultValue"] == PipelineArguments(settings=RunSettings()).dataset_uri
 
 
@@ -128,3 +128,42 @@ def test_every_step_is_cached_runs_our_image_and_only_calls_the_package(document
         command = " ".join(executor["container"]["command"])
         assert "pip install" not in command  # the image holds the package and kfp
         assert "from tryon.orchestration" in command
+
+
+@pytest.fixture(scope="module")
+def distributed_spec(tmp_path_factory) -> tuple[dict, dict]:
+    path = compile_pipeline(repo=REPO, out=tmp_path_factory.mktemp("d") / "d.yaml", name="distributed")
+    spec, platform = yaml.safe_load_all(path.read_text())
+    return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def test_the_distributed_pipeline_takes_the_job_size_besides_the_training_parameters(distributed_spec):
+    spec, _ = distributed_spec
+    arguments = PipelineArguments(
+        settings=RunSettings(), distributed=DistributedTraining(training_image="x:1")
+    )
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == set(arguments.as_dict())
+
+
+def test_the_distributed_launcher_passes_the_run_id_and_needs_no_gpu(distributed_spec):
+    spec, platform = distributed_spec
+    launchers = [
+        name for name in spec["deploymentSpec"]["executors"] if name.startswith("exec-train-distributed")
+    ]
+    assert len(launchers) == 3  # one per dataset branch
+    assert not [name for name in spec["deploymentSpec"]["executors"] if name.startswith("exec-train-stage")]
+    for name in launchers:
+        assert "accelerator" not in spec["deploymentSpec"]["executors"][name]["container"].get(
+            "resources", {}
+        )
+        assert {m["mountPath"] for m in platform[name]["pvcMount"]} == {"/mnt/data", "/mnt/models"}
+    tasks = [
+        task
+        for component in spec["components"].values()
+        for task in component.get("dag", {}).get("tasks", {}).values()
+        if task["componentRef"]["name"].startswith("comp-train-distributed")
+    ]
+    assert tasks and all(
+        task["inputs"]["parameters"]["run_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
+        for task in tasks
+    )

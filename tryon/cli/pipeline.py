@@ -125,22 +125,23 @@ def _arguments(
         raise fail(f"pipeline: {error}") from None
 
 
-def _compile(repo: Path, out: Path) -> Path:
+def _compile(repo: Path, out: Path, name: str = "training") -> Path:
     from tryon.orchestration.compiling import compile_pipeline
 
     try:
-        return compile_pipeline(repo=repo, out=out)
-    except (FileNotFoundError, ImportError) as error:
+        return compile_pipeline(repo=repo, out=out, name=name)
+    except (FileNotFoundError, ImportError, ValueError) as error:
         raise fail(f"pipeline: {error}") from None
 
 
 @pipeline_app.command("compile")
-def compile_command(
-    out: Annotated[Path, typer.Option("--out", help="YAML file to write.")] = Path("pipelines/training.yaml"),
-    repo: RepoOption = Path("."),
-) -> None:
-    """Compile pipelines/training.py into the YAML that kfp runs (commit it: the tests compare)."""
-    typer.echo(f"compiled: {_compile(repo, out)}")
+def compile_command(repo: RepoOption = Path(".")) -> None:
+    """Compile every pipeline (pipelines/NAME.py) into pipelines/NAME.yaml, which kfp runs (commit
+    them: the tests compare them with a fresh compile)."""
+    from tryon.orchestration.compiling import PIPELINES, compiled
+
+    for name in PIPELINES:
+        typer.echo(f"compiled: {_compile(repo, Path(repo) / compiled(name), name)}")
 
 
 @pipeline_app.command("run")
@@ -277,12 +278,33 @@ def submit_command(
     baseline_metrics: BaselineOption = "",
     s3_endpoint: EndpointOption = "",
     publish_dir: PublishOption = "",
+    pipeline: Annotated[
+        str,
+        typer.Option(
+            "--pipeline",
+            help="training (one GPU task per stage) or distributed (one PyTorchJob for all stages).",
+        ),
+    ] = "training",
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="distributed: pods of the PyTorchJob (default 2).")
+    ] = None,
+    gpus: Annotated[
+        int | None, typer.Option("--gpus", min=1, help="distributed: GPUs per pod (default 4).")
+    ] = None,
+    training_image: Annotated[
+        str, typer.Option("--training-image", help="distributed: the CUDA image of the job's pods.")
+    ] = "",
     repo: RepoOption = Path("."),
 ) -> None:
-    """Compile the training pipeline and start a run of it on a Kubeflow Pipelines endpoint."""
+    """Compile a pipeline and start a run of it on a Kubeflow Pipelines endpoint."""
+    import dataclasses
     import tempfile
 
+    from tryon.orchestration.settings import DistributedTraining
     from tryon.orchestration.submit import SubmitFailed, submit_run
+
+    if pipeline != "distributed" and (workers or gpus or training_image):
+        raise fail("pipeline submit: --workers, --gpus and --training-image go with --pipeline distributed")
 
     arguments = _arguments(
         params=params,
@@ -297,8 +319,19 @@ def submit_command(
         s3_endpoint=s3_endpoint,
         publish_dir=publish_dir,
     )
+    if pipeline == "distributed":
+        defaults = DistributedTraining()
+        try:
+            distributed = DistributedTraining(
+                workers=workers or defaults.workers,
+                gpus_per_worker=gpus or defaults.gpus_per_worker,
+                training_image=training_image,
+            )
+        except ValueError as error:
+            raise fail(f"pipeline submit: {error}") from None
+        arguments = dataclasses.replace(arguments, distributed=distributed)
     with tempfile.TemporaryDirectory(prefix="tryon-pipeline-") as scratch:
-        package = _compile(repo, Path(scratch) / "training.yaml")
+        package = _compile(repo, Path(scratch) / f"{pipeline}.yaml", pipeline)
         try:
             run = submit_run(
                 host=host,

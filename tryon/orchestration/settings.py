@@ -42,6 +42,28 @@ class RunSettings:
 
 def resolve_params(settings: RunSettings) -> Params:
     """The Params a step runs with: the params text, its overrides applied, validated by tryon.config."""
+    with tempfile.TemporaryDirectory(prefix="tryon-params-") as scratch:
+        path = Path(scratch) / "params.yaml"
+        path.write_text(yaml.safe_dump(_overridden(settings)))
+        params = load_params(path)
+    stages = params.train.stages if settings.schedule == "params" else TrainConfig().stages
+    if settings.budget_minutes:
+        stages = share_budget(stages, settings.budget_minutes)
+    return dataclasses.replace(params, train=dataclasses.replace(params.train, stages=stages))
+
+
+def params_text(settings: RunSettings) -> str:
+    """A params.yaml that `load_params` reads as `resolve_params(settings)`: for a process that takes
+    a file, such as `tryon train` in a training job's pods. The stages are written out in full."""
+    document = _overridden(settings)
+    stages = resolve_params(settings).train.stages
+    document.setdefault("train", {})["stages"] = {
+        name: dataclasses.asdict(stage) for name, stage in stages.items()
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def _overridden(settings: RunSettings) -> dict:
     raw = yaml.safe_load(settings.params_yaml) if settings.params_yaml.strip() else {}
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
@@ -50,14 +72,7 @@ def resolve_params(settings: RunSettings) -> Params:
         raw.setdefault("data", {})["resolution"] = settings.resolution
     if settings.preset:
         raw.setdefault("model", {})["preset"] = settings.preset
-    with tempfile.TemporaryDirectory(prefix="tryon-params-") as scratch:
-        path = Path(scratch) / "params.yaml"
-        path.write_text(yaml.safe_dump(raw))
-        params = load_params(path)
-    stages = params.train.stages if settings.schedule == "params" else TrainConfig().stages
-    if settings.budget_minutes:
-        stages = share_budget(stages, settings.budget_minutes)
-    return dataclasses.replace(params, train=dataclasses.replace(params.train, stages=stages))
+    return raw
 
 
 def share_budget(stages: dict[str, StageConfig], total_minutes: float) -> dict[str, StageConfig]:
@@ -76,6 +91,21 @@ SYNTHETIC_DATASET = "synthetic"
 
 
 @dataclass(frozen=True)
+class DistributedTraining:
+    """The distributed pipeline's own parameters: the PyTorchJob's size and image."""
+
+    workers: int = 2  # pods, one of them the master
+    gpus_per_worker: int = 4
+    training_image: str = ""  # the CUDA image; empty: the pipeline's default
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.gpus_per_worker < 1:
+            raise ValueError(
+                f"workers={self.workers} and gpus_per_worker={self.gpus_per_worker} must be at least 1"
+            )
+
+
+@dataclass(frozen=True)
 class PipelineArguments:
     """The training pipeline's parameters, as `tryon pipeline run` and `submit` pass them."""
 
@@ -88,6 +118,7 @@ class PipelineArguments:
     baseline_metrics: str = ""  # metrics.json the quality gate compares with
     s3_endpoint_url: str = ""  # S3-compatible endpoint; empty: AWS_ENDPOINT_URL or AWS
     publish_dir: str = ""  # where the export also puts tryon.mar (the serving model store)
+    distributed: DistributedTraining | None = None  # set for pipelines/distributed.py only
 
     def __post_init__(self) -> None:
         from tryon.labels import PARSERS
@@ -98,4 +129,7 @@ class PipelineArguments:
     def as_dict(self) -> dict[str, str | float]:
         """The pipeline's parameters by name."""
         values = dataclasses.asdict(self)
-        return {**values.pop("settings"), **values}
+        distributed = values.pop("distributed") or {}
+        if not distributed.get("training_image"):
+            distributed.pop("training_image", None)
+        return {**values.pop("settings"), **values, **distributed}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tryon.config import TRAINING_STAGES
+from tryon.orchestration.cluster import DATA_MOUNT, MODELS_MOUNT
 from tryon.orchestration.datasets import fetch_dataset
 from tryon.orchestration.settings import RunSettings, resolve_params
 
@@ -157,6 +158,68 @@ def train_stage(
         config=params.train,
         progress=False,
     )
+
+
+RUNS_FOLDER = "pipeline-runs"
+"""Folder on both claims where a distributed training step stages a run's dataset, settings and
+training output (RUNS_FOLDER/RUN_ID/...), for the training job's pods to reach."""
+
+
+def train_distributed(
+    *,
+    dataset: Path,
+    outputs: dict[str, Path],  # stage -> model artifact folder, as train_stage writes them
+    settings: RunSettings,
+    run_id: str,  # unique per pipeline run; names the job and its folders
+    image: str,  # the CUDA image for the job's pods
+    workers: int,
+    gpus_per_worker: int,
+    data_root: Path = Path(DATA_MOUNT),  # where this step sees the data claim
+    models_root: Path = Path(MODELS_MOUNT),  # where this step sees the models claim
+    namespace: str | None = None,  # None: this pod's namespace
+    api: object | None = None,  # Kubernetes custom-objects API; None: the pod's service account
+    poll_seconds: float = 30.0,
+) -> str:
+    """Train every stage as one PyTorchJob (torchrun, `workers` pods x `gpus_per_worker` GPUs) and
+    copy each stage's run folder into its model artifact.
+
+    The dataset and the resolved params are staged on the claims the job's pods mount (the job
+    mounts them at the same paths as this step); the job writes RUNS_FOLDER/RUN_ID/train there.
+    """
+    from tryon.orchestration import trainingjob
+    from tryon.orchestration.pytorchjob import DNS_LABEL, TrainingJob
+    from tryon.orchestration.settings import params_text
+
+    name = f"tryon-{run_id}".lower()[:63].rstrip("-")
+    if not DNS_LABEL.fullmatch(name):
+        raise ValueError(f"run id {run_id!r} does not make a job name (a DNS label): {name!r}")
+    staged_data = Path(data_root) / RUNS_FOLDER / run_id / "dataset"
+    run_dir = Path(models_root) / RUNS_FOLDER / run_id
+    if not staged_data.exists():  # a retried step reuses what an earlier attempt staged
+        shutil.copytree(dataset, staged_data)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "params.yaml").write_text(params_text(settings))
+    job = TrainingJob(
+        name=name,
+        image=image,
+        workers=workers,
+        gpus_per_worker=gpus_per_worker,
+        data_path=f"{RUNS_FOLDER}/{run_id}/dataset",
+        out_path=f"{RUNS_FOLDER}/{run_id}/train",
+        params_path=f"{MODELS_MOUNT}/{RUNS_FOLDER}/{run_id}/params.yaml",
+    )
+    message = trainingjob.run_training_job(
+        job=job,
+        namespace=namespace or trainingjob.pod_namespace(),
+        api=api if api is not None else trainingjob.in_cluster_api(),
+        poll_seconds=poll_seconds,
+    )
+    for stage in TRAINING_STAGES:
+        source = run_dir / "train" / stage
+        if not (source / "checkpoint.pt").is_file():
+            raise FileNotFoundError(f"{source}: the training job ended without stage {stage}'s checkpoint")
+        shutil.copytree(source, Path(outputs[stage]) / stage)
+    return f"{workers} x {gpus_per_worker} GPUs: {message or 'succeeded'}"
 
 
 GATE_PASSED = "quality gate passed"
