@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from tryon.cli.app import app, fail
-from tryon.orchestration.cluster import PIPELINE_SERVICE_ACCOUNT
 
 pipeline_app = typer.Typer(
     help="Compile the Kubeflow training pipeline, run it on this machine, or submit it to a cluster.",
@@ -265,8 +264,12 @@ def submit_command(
         typer.Option("--token", envvar="KF_PIPELINES_TOKEN", help="Bearer token for the endpoint."),
     ] = None,
     service_account: Annotated[
-        str, typer.Option("--service-account", help="Service account of the run's pods (k8s/base RBAC).")
-    ] = PIPELINE_SERVICE_ACCOUNT,
+        str | None,
+        typer.Option(
+            "--service-account",
+            help="Service account of the run's pods; tryon-pipeline (k8s/base RBAC) by default.",
+        ),
+    ] = None,
     params: ParamsFileOption = Path("params.yaml"),
     dataset: DatasetOption = "synthetic",
     uploads: UploadsOption = "",
@@ -300,6 +303,7 @@ def submit_command(
     import dataclasses
     import tempfile
 
+    from tryon.orchestration.cluster import PIPELINE_SERVICE_ACCOUNT
     from tryon.orchestration.settings import DistributedTraining
     from tryon.orchestration.submit import SubmitFailed, submit_run
 
@@ -341,7 +345,7 @@ def submit_command(
                 run_name=run_name,
                 namespace=namespace,
                 token=token,
-                service_account=service_account,
+                service_account=service_account or PIPELINE_SERVICE_ACCOUNT,
             )
         except SubmitFailed as error:
             raise fail(f"pipeline submit: {error}") from None
