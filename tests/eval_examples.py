@@ -162,6 +162,7 @@ def make_example_batch(
     radius = max(1, height // 32)
     return EvalBatch(
         names=tuple(f"example_{first + index:03d}.jpg" for index in range(count)),
+        garment_names=tuple(f"garment_{first + index:03d}.jpg" for index in range(count)),
         person=person,
         garment=_images(columns["garment"]),
         garment_mask=_masks(columns["mask"]),

@@ -77,7 +77,7 @@ def test_the_samples_table_has_a_row_per_sample_and_the_metrics_are_its_column_m
     result = evaluate(EvalWeights(), batches)
     table = result.samples
     assert len(table) == 11 and table["name"].is_unique
-    assert list(table.columns[:5]) == ["name", "difficulty", "paired", "unpaired", "finite_outputs"]
+    assert list(table.columns[:6]) == ["name", "garment", "difficulty", "paired", "unpaired", "finite_outputs"]
     assert table["paired"].all() and table["unpaired"].all()
     assert {"paired/ssim/changed", "baseline/unpaired/l1/full", "warp/iou", "baseline/finite_outputs"} <= set(
         table
@@ -145,3 +145,17 @@ def test_batches_with_inconsistent_shapes_are_refused():
     batch = make_example_batch(2)
     with pytest.raises(ValueError, match=r"EvalBatch\.tryon holds 1 samples"):
         dataclasses.replace(batch, tryon=batch.tryon[:1])
+
+
+def test_a_person_in_several_pairs_has_one_row_per_pair_named_by_its_garment():
+    batch = make_example_batch(4)
+    one_avatar = dataclasses.replace(batch, names=("avatar.jpg",) * 4)
+    table = evaluate(EvalWeights(), [one_avatar]).samples
+    assert list(table["name"]) == ["avatar.jpg"] * 4
+    assert list(table["garment"]) == list(batch.garment_names)
+    assert not table.duplicated(["name", "garment"]).any()
+
+
+def test_garment_names_must_match_the_batch():
+    with pytest.raises(ValueError, match="garment_names holds 2 names, names hold 4"):
+        dataclasses.replace(make_example_batch(4), garment_names=("a.jpg", "b.jpg"))

@@ -79,8 +79,8 @@ def test_samples_csv_has_a_row_per_sample_and_metrics_json_holds_its_column_mean
     samples = pd.read_csv(report.samples_csv)
     metrics = json.loads(report.metrics_json.read_text())
     assert len(samples) == metrics["count/all"] == 6
-    assert list(samples.columns[:4]) == ["name", "difficulty", "paired", "unpaired"]
-    columns = [column for column in samples.columns[4:] if not column.endswith("finite_outputs")]
+    assert list(samples.columns[:5]) == ["name", "garment", "difficulty", "paired", "unpaired"]
+    columns = [column for column in samples.columns[5:] if not column.endswith("finite_outputs")]
     assert len(columns) == 2 * 13  # 6 image metrics x 2 regions and warp IoU, for model and baseline
     for column in columns:
         assert metrics[column] == pytest.approx(samples[column].mean(), rel=1e-5), column

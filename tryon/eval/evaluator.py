@@ -39,8 +39,8 @@ SYSTEMS = (("model", ""), ("naive baseline", BASELINE))
 FINITE = "finite_outputs"
 """Samples-table column (prefixed like the metrics) saying whether a sample's outputs are all finite."""
 
-KEY_COLUMNS = ("name", "difficulty", "paired", "unpaired")
-"""The samples table's first columns: person, pose difficulty, and whether the sample has a paired
+KEY_COLUMNS = ("name", "garment", "difficulty", "paired", "unpaired")
+"""The samples table's first columns: person, garment (together unique per pair), pose difficulty, and whether the sample has a paired
 try-on (its own garment, judged against the photo) and one of another garment."""
 
 THUMBNAIL_HEIGHT = 256  # grid panels are kept at most this tall, so the kept rows stay small
@@ -183,6 +183,7 @@ class Evaluator:
         # Stored only once the whole batch is scored, so a failing batch leaves no partial samples.
         rows = {
             "name": list(batch.names),
+            "garment": list(batch.garment_names) or [""] * len(batch),
             "difficulty": levels,
             "paired": [batch.paired] * len(batch),
             "unpaired": [batch.unpaired] * len(batch),

@@ -35,6 +35,7 @@ class EvalBatch:
     worn_mask: Tensor  # (B, 1, H, W) the region the person's own garment covers in the label
     keypoints: Tensor  # (B, 18, 3) COCO-18 (x, y, confidence) in pixels
     changed_region: Tensor  # (B, 1, H, W) what a try-on may change over the photo (`regions.changed_region`)
+    garment_names: tuple[str, ...] = ()  # the garment of each pair: a person may be in many pairs
     garment: Tensor | None = None  # (B, 3, H, W) the laydown garment the person wears (paired setting)
     garment_mask: Tensor | None = None  # (B, 1, H, W) its mask; the naive baseline pastes through it
     target: Tensor | None = None  # (B, 3, H, W) paired ground truth: the person image
@@ -51,6 +52,8 @@ class EvalBatch:
 
     def __post_init__(self) -> None:
         size = len(self.names)
+        if self.garment_names and len(self.garment_names) != size:
+            raise ValueError(f"EvalBatch.garment_names holds {len(self.garment_names)} names, names hold {size}")
         height, width = self.person.shape[-2:]
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)

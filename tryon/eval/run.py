@@ -198,6 +198,7 @@ def evaluation_batch(pipeline: TryOnPipeline, batch: TryOnBatch) -> EvalBatch:
         )
     return EvalBatch(
         names=batch.names,
+        garment_names=batch.garment_names,
         person=batch.image,
         garment=batch.garment,
         garment_mask=batch.garment_mask,
@@ -223,6 +224,7 @@ def unpaired_evaluation_batch(pipeline: TryOnPipeline, batch: TryOnBatch) -> Eva
     person = pipeline.represent(batch.image, batch.label, batch.keypoints)
     return EvalBatch(
         names=batch.names,
+        garment_names=batch.garment_names,
         person=batch.image,
         label=batch.label,
         worn_mask=person.worn_garment,
