@@ -114,6 +114,8 @@ def test_the_local_pipeline_trains_from_s3_and_writes_report_grid_and_archive(
             client.upload_file(str(path), "datasets", f"sets/viton/{path.relative_to(dataset)}")
 
     out = tmp_path / "run"
+    earlier_run = out / "outputs" / "tryon-training-2026-01-01-00-00-00-000000"
+    earlier_run.mkdir(parents=True)
     result = run_pipeline(
         "--params",
         str(params),
@@ -158,6 +160,10 @@ def test_the_local_pipeline_trains_from_s3_and_writes_report_grid_and_archive(
     with zipfile.ZipFile(archive) as mar:
         assert "MAR-INF/MANIFEST.json" in mar.namelist()
     assert (tmp_path / "store" / "tryon.mar").read_bytes() == archive.read_bytes()  # published for serving
+    assert not earlier_run.exists()  # the folder keeps the last successful run
+    # a stage's model holds the checkpoint it started from, linked rather than copied
+    (started_from,) = Path(checkpoints[2]).parent.parent.glob("warp/checkpoint.pt")
+    assert started_from.stat().st_ino == Path(checkpoints[1]).stat().st_ino
     assert len(re.findall(r"INFO - Task .* finished with status", (out / "pipeline.log").read_text())) == len(
         STEPS
     )
@@ -174,6 +180,8 @@ def test_a_broken_dataset_stops_at_validation_naming_the_step_and_the_file(tmp_p
     label = min((broken / "train_label").iterdir())
     label.write_bytes(label.read_bytes()[:40])  # truncated PNG
     out = tmp_path / "run"
+    earlier_run = out / "outputs" / "tryon-training-2026-01-01-00-00-00-000000"
+    earlier_run.mkdir(parents=True)
     result = run_pipeline("--params", str(params), "--dataset", str(broken), out=out)
     assert result.returncode == 1
     (message,) = result.stderr.strip().splitlines()
@@ -182,3 +190,4 @@ def test_a_broken_dataset_stops_at_validation_naming_the_step_and_the_file(tmp_p
     assert "  validate: failure in " in result.stdout
     assert not any(line.startswith("  train-stage") for line in result.stdout.splitlines())
     assert label.name in (out / "pipeline.log").read_text()
+    assert earlier_run.is_dir()  # a failed run removes nothing

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -71,7 +72,7 @@ def run_pipeline_locally(
     *,
     pipeline: Path,  # compiled pipeline YAML (tryon.orchestration.compiling.compile_pipeline)
     arguments: PipelineArguments,
-    out: Path,  # run folder: OUT/pipeline.log and OUT/outputs/<run>/<task>/...
+    out: Path,  # run folder: OUT/pipeline.log and OUT/outputs/<run>/<task>/..., the last successful run
     log: Callable[[str], None],  # receives the progress lines
 ) -> LocalRunOutputs:
     """Run the pipeline with kfp's local runner and return where its outputs are."""
@@ -115,14 +116,20 @@ def run_pipeline_locally(
         raise LocalRunFailed(
             f"{outputs_root}: expected one new run folder after the run, found {len(created)}"
         )
-    return find_outputs(created[0], log=log_path, steps=tuple(clock.finished))
+    outputs = find_outputs(created[0], log=log_path, steps=tuple(clock.finished))
+    for path in earlier:
+        # The folder keeps the last successful run, as a re-run of the demo always did; a failed
+        # run's folder stays until the next success, for inspection.
+        if path.is_dir() and not path.name.startswith("."):
+            shutil.rmtree(path)
+    return outputs
 
 
 def find_outputs(run_dir: Path, *, log: Path, steps: tuple[StepTiming, ...] = ()) -> LocalRunOutputs:
     """The outputs in a local run's folder; only one dataset branch ran, so each is found once."""
     checkpoints = {}
     for stage in TRAINING_STAGES:
-        # A stage's model folder also holds a copy of the previous stage's checkpoint; the stage's own
+        # A stage's model folder also holds the previous stage's checkpoint; the stage's own
         # folder is the one with its training options.
         checkpoints[stage] = _one(run_dir, f"*/model/{stage}/options.json").parent / "checkpoint.pt"
     grids = sorted(run_dir.glob("*/evaluation/grid_*.png"))

@@ -8,6 +8,7 @@ runs the same in a cluster pod, in kfp's local runner or in a test.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,7 +132,8 @@ def train_stage(
     """Train one stage into the run folder `out` (OUT/{stage}/checkpoint.pt and its logs).
 
     A stage after the first starts from the previous stage's run folder `previous`; its checkpoint
-    is copied to OUT/{previous stage}/ so that `out` alone holds what the stage started from.
+    is linked (or copied) to OUT/{previous stage}/ so that `out` alone holds what the stage started
+    from.
     """
     from tryon.train import stage_checkpoint, train
 
@@ -148,7 +150,10 @@ def train_stage(
             raise FileNotFoundError(f"{source}: stage {earlier}'s checkpoint is missing from {previous}")
         target = stage_checkpoint(out, earlier)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        try:  # a checkpoint is hundreds of MB; on one file system a link costs nothing
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
     params = resolve_params(settings)
     return train(
         stage=stage,
