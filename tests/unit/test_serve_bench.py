@@ -11,6 +11,7 @@ import pytest
 sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))  # the scripts import their siblings
 
 import infer
+import machine
 import serve as bench_serve
 
 
@@ -31,5 +32,5 @@ def test_the_inference_table_reports_try_ons_per_second_for_garments_on_one_avat
     assert infer.one_avatar_throughput(results) == [
         "- default 256x192, try-ons/s by garments per batch on one avatar: 1: 2.00, 8: 4.00, 32: 5.00."
     ]
-    line = infer.row(results[1], reference=results[0])
-    assert "| 0.250 | 4.00 |" in line and line.count("|") == infer.HEADER.splitlines()[0].count("|")
+    line = infer.row(results[1], reference=results[0], unit=machine.unit_from([0.5]))
+    assert "| 0.250 | 0.500 | 4.00 |" in line and line.count("|") == infer.HEADER.splitlines()[0].count("|")
