@@ -177,3 +177,20 @@ def test_every_image_is_the_components_image(rendered):
             for template in templates:
                 for container in template.get("spec", {}).get("containers", []):
                     assert container["image"].startswith(BASE_IMAGE), (kustomization, container["image"])
+
+
+def test_the_cluster_config_keeps_the_local_templates_keys_and_serving_limits():
+    def keys(text: str) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+    from tryon.serve.local import MAX_REQUEST_BYTES
+    from tryon.serve.requests import ServeLimits
+
+    template = keys((REPO / "serving" / "config.properties").read_text())
+    cluster = keys((K8S / "base" / "torchserve" / "config.properties").read_text())
+    # The local server appends its registration (load_models, models) to the template.
+    assert set(cluster) == set(template) | {"load_models", "models"}
+    for fixed in ("enable_model_api", "metrics_mode", "install_py_dep_per_model"):
+        assert cluster[fixed] == template[fixed], fixed
+    # TorchServe answers oversized bodies itself; ours must be refused first, with our JSON message.
+    assert int(cluster["max_request_size"]) == MAX_REQUEST_BYTES > ServeLimits().max_body_bytes
