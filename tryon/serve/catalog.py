@@ -123,11 +123,11 @@ def render_catalog(
     rows = [row for row in _read_index(index) if (out_dir / row["file"]).is_file()]
     done = {(row["avatar"], row["garment"], row["colour"]) for row in rows}
     wanted = [(a, g, c) for a in avatars.ids for g in sorted(garments) for c in colours]
-    todo = [item for item in wanted if (item[0], item[1], item[2].name) not in done]
-    kept = len(wanted) - len(todo)
+    pending = [item for item in wanted if (item[0], item[1], item[2].name) not in done]
+    kept = len(wanted) - len(pending)
     bar = progress_bar(total=len(wanted), initial=kept, desc="catalog", unit="try-ons", enabled=progress)
     with bar:
-        for batch in _batches_per_avatar(todo, batch_size):
+        for batch in _batches_per_avatar(pending, batch_size):
             avatar = batch[0][0]
             prepared = [_coloured(garments[garment], colour) for _, garment, colour in batch]
             images = service.try_on([avatars.person(avatar)] * len(batch), prepared)
@@ -139,7 +139,7 @@ def render_catalog(
             bar.update(len(batch))
     if not index.exists():
         _write_index(index, rows)
-    return CatalogReport(rendered=len(todo), kept=kept, refused=tuple(sorted(refused, key=lambda p: p.path)), index=index)
+    return CatalogReport(rendered=len(pending), kept=kept, refused=tuple(sorted(refused, key=lambda p: p.path)), index=index)
 
 
 def _coloured(garment: PreparedGarment, colour: CatalogColour) -> PreparedGarment:
@@ -148,10 +148,10 @@ def _coloured(garment: PreparedGarment, colour: CatalogColour) -> PreparedGarmen
     return PreparedGarment(image=recolour(garment.image, garment.mask, colour.rgb), mask=garment.mask)
 
 
-def _batches_per_avatar(todo: list, batch_size: int) -> list[list]:
+def _batches_per_avatar(pending: list, batch_size: int) -> list[list]:
     """Consecutive items of one avatar, at most `batch_size` per batch."""
     batches: list[list] = []
-    for item in todo:
+    for item in pending:
         if batches and batches[-1][0][0] == item[0] and len(batches[-1]) < batch_size:
             batches[-1].append(item)
         else:
