@@ -15,13 +15,14 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
+
+from tryon.tools import installed_command
 
 SERVING_DIR = Path(__file__).resolve().parents[2] / "serving"
 """The repository's serving/ folder: config.properties template and metrics.yaml."""
@@ -216,10 +217,7 @@ class LocalServer:
 
 
 def _torchserve() -> str:
-    found = Path(sys.executable).with_name("torchserve")
-    if found.is_file():
-        return str(found)
-    path = shutil.which("torchserve")
+    path = installed_command("torchserve")
     if path is None:
         raise ServerError("torchserve is not installed: pip install -e '.[serve]' (and Java 17)")
     return path

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from tryon.tools import installed_command
 
 
 class CommandError(RuntimeError):
@@ -15,10 +15,7 @@ class CommandError(RuntimeError):
 
 def dvc_executable() -> str:
     """The `dvc` installed beside this Python (the virtual environment's), else the one on PATH."""
-    beside = Path(sys.executable).parent / "dvc"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("dvc")
+    found = installed_command("dvc")
     if found is None:
         raise CommandError("dvc is not installed: install the extra with `pip install -e '.[dvc]'`")
     return found
