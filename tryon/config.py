@@ -241,18 +241,32 @@ class ModelConfig:
     tps_hidden: int = 128  # hidden units of the regressor's head before the control-point offsets
     tps_max_offset: float = 0.5  # bound of the learned control-point offsets around the mask alignment
     # (normalised target-frame units: 0.5 is one control-grid spacing at K = 5)
+    tps_align_moments: bool = True  # ours: the TPS starts from the moment alignment of the garment
+    # mask onto the target mask (`tryon.ops.alignment`); False starts from the identity, as ACGPN
+    tps_fit_steps: int = 30  # ours: at inference, gradient steps that fit the regressed control
+    # points to the target mask (`tryon.ops.tps_fit`); 0 keeps the regressor's warp, as ACGPN
+    tps_fit_lr: float = 0.03  # Adam step size of that fit, normalised coordinates
+    tps_fit_constraint: float = 0.01  # weight of the second-order constraint in that fit
+    tps_fit_height: int = 128  # the fit runs on the masks resized to at most this height
     noise_channels: int = 1  # Gaussian noise channel fed to the generators, as in ACGPN
     pose_radius: int = 5  # half side of each keypoint square in the pose maps, at 256x192
     garment_dilation: int = 1  # growth of G2's garment mask before composition, pixels at 256x192
     arm_hole_dilation: int = 10  # growth of occluded arms cut out of the person image, at 256x192
     keep_photo: bool = True  # keep the photo outside the repainted region (product); False: G3
     # renders the whole frame, as ACGPN does, for numbers comparable with the paper's
+    tryon_composition_mask: bool = True  # ours: G3 composes its rendering with the warped garment
+    # through a predicted mask (CP-VTON's try-on module); False: G3's rendering alone, as ACGPN
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"model preset {self.preset!r} is not one of {sorted(PRESETS)}")
         if self.tps_grid < 3:
             raise ValueError(f"tps_grid={self.tps_grid} must be at least 3 for the second-order constraint")
+        if self.tps_fit_steps < 0 or self.tps_fit_height < 8:
+            raise ValueError(
+                f"tps_fit_steps={self.tps_fit_steps} must be at least 0 and tps_fit_height={self.tps_fit_height} "
+                "at least 8"
+            )
 
     @classmethod
     def from_preset(cls, preset: str, resolution: Resolution, **overrides: Any) -> ModelConfig:
