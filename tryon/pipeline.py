@@ -122,8 +122,10 @@ class TryOnPipeline:
         # 1. Layout: where arms, body and the new garment go.
         layout = predict_layout(self.generators, person, garment, garment_mask)
         region = new_garment_region(person, layout, config=self.config)
-        # 2. Warp: the laydown garment onto its predicted worn region.
-        warp = self.generators.warper(garment=garment, garment_mask=garment_mask, target_mask=region)
+        # 2. Warp: the laydown garment onto its predicted worn region, fitted to it.
+        warp = self.generators.warper(
+            garment=garment, garment_mask=garment_mask, target_mask=region, fit_to_target=True
+        )
         # 3. Fusion: render the person wearing the warped garment.
         fusion = fuse(self.generators, person, layout, region, warp, config=self.config)
         return TryOnOutput(layout=layout, garment_region=region, warp=warp, fusion=fusion)

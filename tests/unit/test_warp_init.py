@@ -79,3 +79,14 @@ def test_refinement_losses_stop_at_the_tps():
     output = warper(garment=torch.rand(1, 3, H, W) * 2 - 1, garment_mask=mask, target_mask=rectangle(12, 50, 10, 38))
     output.warped_garment.square().mean().backward()
     assert all(parameter.grad is not None for parameter in warper.regressor.parameters())
+
+
+def test_without_moment_alignment_an_untrained_warper_is_the_identity():
+    garment_mask = rectangle(4, 60, 4, 44)
+    target = rectangle(20, 44, 16, 32)
+    garment = (garment_mask * 2 - 1).expand(-1, 3, -1, -1)
+    config = ModelConfig.from_preset(
+        "default", Resolution(H, W), base_width=4, max_width=16, tps_width=2, tps_hidden=8, tps_align_moments=False
+    )
+    output = GarmentWarper.from_config(config)(garment=garment, garment_mask=garment_mask, target_mask=target)
+    torch.testing.assert_close(output.warped_mask, garment_mask, atol=1e-5, rtol=0)

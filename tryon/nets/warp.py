@@ -12,8 +12,9 @@ from torch import Tensor, nn
 from tryon.config import ModelConfig
 from tryon.nets.channels import MASK, RGB
 from tryon.nets.unet import UNet
-from tryon.ops.alignment import align_masks
+from tryon.ops.alignment import MaskAlignment, align_masks, identity_alignment
 from tryon.ops.tps import TPSGridGenerator, pixel_centres, regular_grid
+from tryon.ops.tps_fit import TPSFit, fit_control_points
 
 REGRESSOR_IN_CHANNELS = RGB + MASK + MASK
 """The garment, its mask and the target worn-garment mask."""
@@ -110,9 +111,11 @@ class GarmentWarper(nn.Module):
     """CWM: warps the laydown garment onto the target worn-garment mask and refines the result.
 
     The warp starts from the moment alignment of the garment mask onto the target mask
-    (`tryon.ops.alignment`); the regressor sees the garment so aligned and predicts bounded
-    control-point offsets around it, so that an untrained warper already places the garment on the
-    torso and training learns only the residual bending.
+    (`tryon.ops.alignment`; the identity with `align_moments` off, as ACGPN); the regressor sees the
+    garment so aligned and predicts bounded control-point offsets around it, so that an untrained
+    warper already places the garment on the torso and training learns only the residual bending.
+    With `fit_to_target`, the inference pipeline's call, the regressed control points are then
+    fitted to the target mask (`tryon.ops.tps_fit`, `fit.steps` of them; none when 0).
 
     The refinement sees the warped garment detached and composes with a detached copy, as in ACGPN:
     the warp is trained only by the losses on `warped_garment` and `warped_mask`, and the refinement
@@ -127,6 +130,8 @@ class GarmentWarper(nn.Module):
         regressor_levels: int,
         regressor_hidden: int,
         max_offset: float,
+        align_moments: bool,
+        fit: TPSFit,
         base_width: int,
         depth: int,
         max_width: int,
@@ -141,6 +146,8 @@ class GarmentWarper(nn.Module):
             hidden=regressor_hidden,
             max_offset=max_offset,
         )
+        self.align_moments = align_moments
+        self.fit = fit
         self.tps = TPSGridGenerator(grid_size)
         self.register_buffer("regular_grid", regular_grid(grid_size), persistent=False)
         self.refine = UNet(
@@ -161,22 +168,39 @@ class GarmentWarper(nn.Module):
             regressor_levels=config.tps_levels,
             regressor_hidden=config.tps_hidden,
             max_offset=config.tps_max_offset,
+            align_moments=config.tps_align_moments,
+            fit=TPSFit(
+                steps=config.tps_fit_steps,
+                lr=config.tps_fit_lr,
+                constraint=config.tps_fit_constraint,
+                max_height=config.tps_fit_height,
+            ),
             base_width=config.base_width,
             depth=config.depth,
             max_width=config.max_width,
             checkpointing=checkpointing,
         )
 
-    def forward(self, *, garment: Tensor, garment_mask: Tensor, target_mask: Tensor) -> WarpOutput:
+    def alignment(self, garment_mask: Tensor, target_mask: Tensor) -> MaskAlignment:
+        """Where the regressor's offsets start from: the moment alignment, or the identity."""
+        if self.align_moments:
+            return align_masks(garment_mask, target_mask)
+        return identity_alignment(garment_mask.shape[0], device=garment_mask.device)
+
+    def forward(
+        self, *, garment: Tensor, garment_mask: Tensor, target_mask: Tensor, fit_to_target: bool = False
+    ) -> WarpOutput:
         """Warp `garment` (B, 3, H, W) and `garment_mask` (B, 1, H, W) onto `target_mask` (B, 1, H, W)."""
         height, width = garment.shape[-2:]
-        alignment = align_masks(garment_mask, target_mask)
+        alignment = self.alignment(garment_mask, target_mask)
         aligned_grid = alignment.apply(pixel_centres(height, width, device=garment.device))
         aligned = sample_garment(garment, garment_mask, aligned_grid.view(-1, height, width, 2))
         offsets = self.regressor(torch.cat([aligned, target_mask], dim=1))
         # Offsets are learned in the target frame (where the regressor looks) and carried through
         # the alignment's scale into the garment frame, where the control points sample.
         control_points = alignment.apply(self.regular_grid) + alignment.apply_to_offsets(offsets)
+        if fit_to_target:
+            control_points = fit_control_points(control_points, garment_mask, target_mask, fit=self.fit)
         grid = self.tps(control_points, height, width)
         warped = sample_garment(garment, garment_mask, grid)
         warped_garment, warped_mask = warped[:, :RGB], warped[:, RGB:]

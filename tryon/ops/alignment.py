@@ -37,6 +37,12 @@ class MaskAlignment:
         return offsets * self.scale
 
 
+def identity_alignment(batch: int, *, device: torch.device | None = None) -> MaskAlignment:
+    """The alignment that changes nothing, for `batch` samples."""
+    zeros = torch.zeros(batch, 1, 2, device=device)
+    return MaskAlignment(source_centre=zeros, target_centre=zeros, scale=torch.ones_like(zeros))
+
+
 def mask_moments(mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Centre of mass (B, 1, 2), standard deviation along x and y (B, 1, 2) and pixel count (B, 1, 1)
     of (B, 1, H, W) masks in [0, 1], in normalised coordinates."""
