@@ -19,6 +19,7 @@ from torch import Tensor
 
 from tryon.config import LossWeights, ModelConfig
 from tryon.data.dataset import TryOnBatch
+from tryon.labels import ARM_LABELS
 from tryon.losses import (
     DiscriminatorOutput,
     l1_loss,
@@ -29,7 +30,6 @@ from tryon.losses import (
     tps_constraint_loss,
 )
 from tryon.nets import TryOnGenerators, VGG19Features
-from tryon.labels import ARM_LABELS
 from tryon.ops.composition import layout_without_garment, one_hot_layout, region_mask
 from tryon.steps import (
     GeneratorNoise,
@@ -257,8 +257,9 @@ def fusion_forward(
 
     The micro-batch's inpainting masks (when drawn) are cut out of the person's arms, so that G3
     learns to draw arm skin from the layout and the skin colour, with the photo as the target
-    there: a try-on that removes a sleeve needs exactly that. G3's composition mask is pulled
-    towards the warped garment's mask inside the garment region (CP-VTON's mask loss).
+    there: a try-on that removes a sleeve needs exactly that. G3's composition mask, where it has
+    one (`model.tryon_composition_mask`), is pulled towards the warped garment's mask inside the
+    garment region (CP-VTON's mask loss).
     """
     if "G3" not in active:
         return StepOutputs()
@@ -290,13 +291,12 @@ def fusion_forward(
         inpaint = inpaint * region_mask(person.labels, ARM_LABELS, dtype=inpaint.dtype)
     fusion = fuse(context.generators, person, layout, region, warp, config=config, noise=noise, inpaint=inpaint)
     image = fusion.image
-    composition_target = warp.warped_mask * region
-    terms = {
-        "l1": Term(weights.tryon_l1, l1_loss(image, person.image)),
-        "composition_l1": Term(
-            weights.tryon_composition_l1, l1_loss(fusion.render.composition_mask * region, composition_target)
-        ),
-    }
+    terms = {"l1": Term(weights.tryon_l1, l1_loss(image, person.image))}
+    composition_mask = fusion.render.composition_mask
+    if composition_mask is not None:
+        terms["composition_l1"] = Term(
+            weights.tryon_composition_l1, l1_loss(composition_mask * region, warp.warped_mask * region)
+        )
     if context.vgg is not None and weights.tryon_vgg:
         with torch.no_grad():
             real_features = context.vgg(person.image)
