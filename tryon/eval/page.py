@@ -144,7 +144,8 @@ def _definitions() -> str:
             "intersections and unions over the samples, per class; mIoU averages G1's classes present in "
             "the target or the prediction; arms counts both arms as one class. upper_clothes is G2's "
             "worn-garment mask against the parsing map's upper clothes. Warp IoU is the mean per-garment IoU "
-            "of the warped garment's mask and the worn garment's region."
+            "of the warped garment's mask (warped onto G2's predicted region, as the try-on does) and the "
+            "worn garment's region."
         ),
         (
             "FID and KID compare the unpaired try-ons with the unpaired ground-truth images (or, without "

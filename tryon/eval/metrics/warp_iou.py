@@ -15,7 +15,10 @@ from tryon.eval.records import EvalBatch
     "warp/iou",
     higher_is_better=True,
     requires=PAIRED_TRYON,
-    description="warped garment mask vs. the worn garment in the parsing map (paired), mean per-garment IoU",
+    description=(
+        "warped garment mask (warped onto G2's predicted region, as the try-on does) vs. the worn garment "
+        "in the parsing map (paired), mean per-garment IoU"
+    ),
 )
 def warp_iou(batch: EvalBatch, context: MetricContext) -> Tensor | None:
     """(B,) per-garment IoU (masks split at 0.5); the split's value is the mean over garments, each
