@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from tryon.config import ModelConfig
 from tryon.data.dataset import TryOnBatch, TryOnDataset, collate, image_to_tensor
 from tryon.data.layout import DatasetLayout, Pair, read_pairs, read_rgb, read_unpaired
 from tryon.eval.evaluator import EvalResult, Evaluator
@@ -21,6 +24,7 @@ from tryon.eval.regions import changed_radius, changed_region, unpaired_changed_
 from tryon.eval.report import ReportPaths, write_report
 from tryon.eval.weights import EvalWeights
 from tryon.inference import load_trained_pipeline
+from tryon.nets import TryOnGenerators
 from tryon.pipeline import TryOnPipeline
 from tryon.progress import progress_bar
 from tryon.steps import PersonRepresentation
@@ -32,6 +36,41 @@ KEPT_PHOTO = {
     "so whole-frame scores are inflated by copied pixels",
     False: "no (model.keep_photo false): G3 renders the whole frame, as ACGPN does",
 }
+
+
+INFERENCE_ONLY_SETTINGS = ("tps_fit_steps", "tps_fit_lr", "tps_fit_constraint", "tps_fit_height")
+"""ModelConfig fields that only the inference pipeline reads (the TPS fit to the target mask):
+a checkpoint may be evaluated with other values than it was trained with, and nothing else."""
+
+
+def with_inference_settings(config: ModelConfig, settings: Mapping[str, Any]) -> ModelConfig:
+    """`config` with `settings` (ModelConfig field -> value) applied; a field that training also
+    reads is refused, since the checkpoint's weights were trained with its value."""
+    known = {field.name for field in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(
+            f"model settings {unknown} are not ModelConfig fields; the inference-only ones are "
+            f"{list(INFERENCE_ONLY_SETTINGS)}"
+        )
+    trained = sorted(set(settings) - set(INFERENCE_ONLY_SETTINGS))
+    if trained:
+        raise ValueError(
+            f"model settings {trained} shape what the checkpoint was trained with and cannot be changed "
+            f"for its evaluation; only {list(INFERENCE_ONLY_SETTINGS)} can"
+        )
+    return dataclasses.replace(config, **settings)
+
+
+def pipeline_with_inference_settings(pipeline: TryOnPipeline, settings: Mapping[str, Any]) -> TryOnPipeline:
+    """The pipeline's weights in networks built with `settings` applied to its model config
+    (`with_inference_settings`); the pipeline itself unchanged when there are none."""
+    if not settings:
+        return pipeline
+    config = with_inference_settings(pipeline.config, settings)
+    generators = TryOnGenerators.from_config(config)
+    generators.load_state_dict(pipeline.generators.state_dict())
+    return TryOnPipeline(generators.to(pipeline.device), config, precision=pipeline.precision.name)
 
 
 @dataclass(frozen=True)
@@ -83,6 +122,8 @@ def evaluate_checkpoint(
     seed: int = 0,  # seed of the generators' noise, so a re-run gives the same numbers
     pairs_kind: str = "auto",  # auto, paired or unpaired: whether each pair's garment is the person's own
     progress: bool = False,  # a progress bar over the pairs (only ever on a terminal)
+    inference_settings: Mapping[str, Any] | None = None,  # ModelConfig fields evaluated with other
+    # values than the checkpoint's, among INFERENCE_ONLY_SETTINGS (e.g. {"tps_fit_steps": 0})
 ) -> EvaluationOutcome:
     """Run the try-on over a split and score it, model and naive baseline alike, then write the report.
 
@@ -92,7 +133,8 @@ def evaluate_checkpoint(
     photos of other persons), and the unpaired image metrics where the synthetic data shows the
     person wearing it. A checkpoint whose fusion stage is missing or unfinished is refused.
     """
-    pipeline = load_trained_pipeline(checkpoint, device=device)
+    settings = dict(inference_settings or {})
+    pipeline = pipeline_with_inference_settings(load_trained_pipeline(checkpoint, device=device), settings)
     device = pipeline.device
     layout = DatasetLayout(Path(data), phase)
     kinds = classify_pairs(layout, read_pairs(layout), kind=pairs_kind)
@@ -137,7 +179,8 @@ def evaluate_checkpoint(
             f"{len(kinds.unpaired)} unpaired (another garment: {len(shown)} with synthetic ground truth, "
             f"{len(unshown)} scored only by metrics that need none); decided by {kinds.decided_by}"
         ),
-        "model": f"preset {config.preset} at {config.resolution}, EMA weights",
+        "model": f"preset {config.preset} at {config.resolution}, EMA weights"
+        + "".join(f", {name}={value} (not the checkpoint's)" for name, value in settings.items()),
         "changed region": (
             "old garment and arms from the parsing map (unpaired: also where the ground truth differs from "
             f"the photo), grown by {changed_radius(config, config.resolution.height)} px, the model's arm-hole "
