@@ -121,9 +121,11 @@ def build_trainer(
     compile: bool = False,
     fused_optimizer: bool = True,
     vgg: bool = True,
+    model_overrides: dict | None = None,
 ):
     """A prepared `StageTrainer` for `stage` (sgm, warp, fusion, or full: all three in one step) and
-    one batch of `batch` synthetic samples on `device`."""
+    one batch of `batch` synthetic samples on `device`; `model_overrides` are ModelConfig fields
+    set on top of the preset's (a params.yaml `model` section)."""
     from tryon.config import ModelConfig, Resolution, StageConfig, TrainConfig
     from tryon.nets import VGG19Features
     from tryon.train.distributed import DistributedContext
@@ -132,7 +134,7 @@ def build_trainer(
     from tryon.train.stages import joint_stage
     from tryon.train.trainer import StageTrainer, to_device
 
-    model_config = ModelConfig.from_preset(preset, Resolution.parse(size))
+    model_config = ModelConfig.from_preset(preset, Resolution.parse(size), **(model_overrides or {}))
     config = TrainConfig(
         precision=precision,
         channels_last=channels_last,
@@ -151,6 +153,17 @@ def build_trainer(
     )
     trainer.prepare()
     return trainer, to_device(synthetic_batch(size, batch), device, channels_last=channels_last)
+
+
+def params_model_overrides(path: Path | None) -> dict:
+    """The model settings of a params.yaml other than its preset and resolution (which the
+    benchmark's own options set): TPS grid, regressor depth and the like."""
+    if path is None:
+        return {}
+    import yaml
+
+    model = (yaml.safe_load(path.read_text()) or {}).get("model") or {}
+    return {key: value for key, value in model.items() if key not in ("preset", "resolution")}
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -174,6 +187,7 @@ def measure(args: argparse.Namespace) -> dict:
         compile=args.compile,
         fused_optimizer=not args.foreach,
         vgg=args.vgg,
+        model_overrides=params_model_overrides(args.params),
     )
     micro_batches = [(list(range(args.batch)), batch)]
 
@@ -290,6 +304,8 @@ def child_command(
         "--foreach": not settings["fused_optimizer"],
         "--no-vgg": not args.vgg,
     }
+    if args.params is not None:
+        command += ["--params", str(args.params)]
     return command + [flag for flag, on in flags.items() if on]
 
 
@@ -340,10 +356,10 @@ def skipped(
 def configurations(args: argparse.Namespace) -> list[tuple[str, int, bool]]:
     """(size, batch, gradient checkpointing) in measuring order; the first is the 256x192 reference."""
     if args.quick:
-        return [("256x192", 1, False)]
+        return [("256x192", args.batch_size, False)]
     if args.sizes:
         sizes = args.sizes.split(",")
-        return [(size, 1, False) for size in sizes] + [(sizes[-1], 1, True)]
+        return [(size, args.batch_size, False) for size in sizes] + [(sizes[-1], args.batch_size, True)]
     return [
         ("256x192", 1, False),
         ("256x192", 4, False),
@@ -367,9 +383,14 @@ def main() -> None:
     )
     parser.add_argument("--presets", default="default,original")
     parser.add_argument("--stages", default=",".join(STAGES))
-    parser.add_argument("--quick", action="store_true", help="Only 256x192 batch 1.")
+    parser.add_argument("--quick", action="store_true", help="Only 256x192 (at --batch-size).")
     parser.add_argument(
-        "--sizes", help="Sizes to measure at batch 1, smallest first; the last also with gradient checkpointing."
+        "--sizes",
+        help="Sizes to measure at --batch-size, smallest first; the last also with gradient checkpointing.",
+    )
+    parser.add_argument("--batch-size", type=int, default=1, help="Batch of --quick and --sizes.")
+    parser.add_argument(
+        "--params", type=Path, help="A params.yaml whose model settings (TPS grid and the like) to train with."
     )
     parser.add_argument("--heading", default=HEADING, help="Heading of the section --write (re)writes.")
     parser.add_argument(
@@ -566,7 +587,7 @@ def section(
 
 Command: `.venv/bin/python {command}`
 ({time.strftime("%Y-%m-%d")}; {machine_line}; channels_last {args.channels_last}, compile {args.compile},
-perceptual loss {"on" if args.vgg else "off"}; {unit.describe()}).
+perceptual loss {"on" if args.vgg else "off"}{f", model settings of {args.params}" if args.params else ""}; {unit.describe()}).
 
 A step is `StageTrainer.train_step`: the stage forward, every phase's backward, the optimizer steps,
 schedules and EMA; the median of {args.repeats} steps after {args.warmup} warm-up step(s), data loading excluded
