@@ -1,15 +1,17 @@
-"""Time to quality: the demo's training schedule under several wall-clock budgets, each checkpoint
-evaluated on the same held-out synthetic split.
+"""Time to quality: the demo's training schedule scaled to several wall-clock budgets, each
+checkpoint evaluated on the same held-out synthetic split.
 
-The synthetic dataset of params.yaml's `synth` section is generated once into WORK/data. For each
-total budget the three stages get the shares of it that their `budget_minutes` in params.yaml give
-them, and epochs so many that the budget, not the schedule, ends each stage (so the learning rate
-stays at its initial value: its decay would start after half of those epochs). Each run trains in
-WORK/<minutes>min through `tryon.train.train`, the demo's entry point, and is evaluated there by
+The synthetic dataset of params.yaml's `synth` section is generated once into WORK/data. A total
+budget of M minutes scales the demo's schedule by M / (the sum of the stages' `budget_minutes` in
+params.yaml): each stage runs that share of its `max_steps`, so that its learning rate decays to 0
+over the run's own steps as in the demo, with its budget scaled the same way kept only as a cap
+(on a machine slower than the one the budgets were set on, the cap ends a stage before its decay
+does, and the table shows the steps it reached). Each run trains in WORK/<minutes>min through
+`tryon.train.train`, the demo's entry point, and is evaluated there by
 `tryon.eval.run.evaluate_checkpoint`. The table is printed and the curve (each metric against
 training minutes and against images seen, beside the naive paste baseline) written to WORK; with
 `--write` the curve goes beside that results file instead and the table into its
-`## Time to quality` section.
+`## Time to quality` section. bench/ablate.py reuses these functions at fixed step counts.
 
     .venv/bin/python bench/quality.py --write bench/RESULTS.md                  # 2, 4, 8, 16 min
     .venv/bin/python bench/quality.py --preset original --device cuda --minutes 1 2 4 8
@@ -25,11 +27,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from matplotlib.figure import Figure
+from typing import Any
 
 from machine import detect
+from matplotlib.figure import Figure
 from results import write_section
+
 from tryon.config import (
     PRECISIONS,
     PRESETS,
@@ -57,7 +60,6 @@ METRICS = (
     "layout/iou/arms",
 )
 """The headline metrics, each shown beside the naive paste baseline's (`baseline/` + key)."""
-UNBOUNDED_EPOCHS = 1e6  # more than any budget reaches, so that the budget ends each stage
 PLOT_NAME = "time_to_quality.png"
 
 
@@ -77,22 +79,39 @@ class BudgetRun:
         return sum(self.steps.values()) * self.batch_size
 
 
-def scale_budgets(stages: dict[str, StageConfig], total_minutes: float) -> dict[str, StageConfig]:
-    """The stages with budgets in the proportions of theirs, summing to `total_minutes`, and epochs
-    so many that the budgets end them."""
+def scale_schedule(
+    stages: dict[str, StageConfig], factor: float, *, keep_budgets: bool
+) -> dict[str, StageConfig]:
+    """The stages with `factor` times their `max_steps` (at least one step each), over which their
+    learning rates decay (`tryon.train.schedule`), and with `keep_budgets` their budgets (where set)
+    scaled the same way as a cap; without it, no budget, so that the step counts alone end them."""
+    missing = [name for name, stage in stages.items() if stage.max_steps is None]
+    if missing:
+        raise ValueError(
+            f"train.stages.{{{','.join(missing)}}}.max_steps is not set in params.yaml; "
+            "the benchmark scales the demo's schedule, which those steps define"
+        )
+    return {
+        name: dataclasses.replace(
+            stage,
+            max_steps=max(1, round(stage.max_steps * factor)),
+            budget_minutes=stage.budget_minutes * factor if keep_budgets and stage.budget_minutes else None,
+        )
+        for name, stage in stages.items()
+    }
+
+
+def scale_to_budget(stages: dict[str, StageConfig], total_minutes: float) -> dict[str, StageConfig]:
+    """The demo's schedule scaled by `total_minutes` / the sum of the stages' budgets
+    (`scale_schedule`), the budgets kept as caps, which then sum to `total_minutes`."""
     missing = [name for name, stage in stages.items() if stage.budget_minutes is None]
     if missing:
         raise ValueError(
             f"train.stages.{{{','.join(missing)}}}.budget_minutes is not set in params.yaml; "
-            "the benchmark splits each total budget in the proportions of the stages' budgets"
+            "the benchmark scales the schedule by each total budget over the sum of the stages' budgets"
         )
-    scale = total_minutes / sum(stage.budget_minutes for stage in stages.values())
-    return {
-        name: dataclasses.replace(
-            stage, budget_minutes=stage.budget_minutes * scale, epochs=UNBOUNDED_EPOCHS, max_steps=None
-        )
-        for name, stage in stages.items()
-    }
+    factor = total_minutes / sum(stage.budget_minutes for stage in stages.values())
+    return scale_schedule(stages, factor, keep_budgets=True)
 
 
 def model_config(params: Params, *, preset: str | None, size: str | None) -> ModelConfig:
@@ -125,19 +144,12 @@ def stage_precision(run_dir: Path) -> str:
     return names[0] if len(set(names)) == 1 else "/".join(names)
 
 
-def run_budget(
-    minutes: float,
-    *,
-    data: Path,
-    run_dir: Path,
-    params: Params,
-    model: ModelConfig,
-    config: TrainConfig,
-    device: str,
-) -> BudgetRun:
-    """Train every stage under `minutes` in all into a fresh `run_dir` and evaluate the result."""
+def train_run(
+    *, data: Path, run_dir: Path, model: ModelConfig, config: TrainConfig, device: str
+) -> tuple[Path, float]:
+    """Train every stage into a fresh `run_dir`: the final checkpoint and the wall minutes `train`
+    took, setup and checkpoint writes included."""
     shutil.rmtree(run_dir, ignore_errors=True)
-    config = dataclasses.replace(config, stages=scale_budgets(config.stages, minutes))
     started = time.perf_counter()
     checkpoint = train(
         stage="all",
@@ -148,14 +160,51 @@ def run_budget(
         device=device,
         progress=False,
     )
-    wall_minutes = (time.perf_counter() - started) / 60
+    return checkpoint, (time.perf_counter() - started) / 60
+
+
+def evaluate_run(
+    checkpoint: Path,
+    *,
+    data: Path,
+    run_dir: Path,
+    out_dir: Path,
+    params: Params,
+    device: str,
+    inference_settings: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """The metrics of `checkpoint` (trained in `run_dir`, whose loss curves the report shows) on the
+    test split, with its report in `out_dir`; `inference_settings` as `evaluate_checkpoint` takes them."""
     outcome = evaluate_checkpoint(
         checkpoint=checkpoint,
         data=data,
-        out_dir=run_dir / "eval",
+        out_dir=out_dir,
         weights=EvalWeights(inception=params.eval.inception_weights),
         device=device,
         training_stats=[folder / "stats.jsonl" for folder in stage_folders(run_dir).values()],
+        inference_settings=inference_settings,
+    )
+    return outcome.result.metrics
+
+
+def run_budget(
+    minutes: float,
+    *,
+    data: Path,
+    run_dir: Path,
+    params: Params,
+    model: ModelConfig,
+    config: TrainConfig,
+    device: str,
+) -> BudgetRun:
+    """Train every stage on the demo's schedule scaled to `minutes` in all (`scale_to_budget`) into a
+    fresh `run_dir` and evaluate the result."""
+    config = dataclasses.replace(config, stages=scale_to_budget(config.stages, minutes))
+    checkpoint, wall_minutes = train_run(
+        data=data, run_dir=run_dir, model=model, config=config, device=device
+    )
+    metrics = evaluate_run(
+        checkpoint, data=data, run_dir=run_dir, out_dir=run_dir / "eval", params=params, device=device
     )
     return BudgetRun(
         minutes=minutes,
@@ -163,8 +212,21 @@ def run_budget(
         steps=stage_steps(run_dir),
         batch_size=config.batch_size,
         precision=stage_precision(run_dir),
-        metrics=outcome.result.metrics,
+        metrics=metrics,
     )
+
+
+def generate_data(params: Params, model: ModelConfig, folder: Path) -> Path:
+    """params.yaml's synthetic dataset at the model's resolution, generated afresh into `folder`."""
+    shutil.rmtree(folder, ignore_errors=True)
+    generate_dataset(
+        folder,
+        n_train=params.synth.n_train,
+        n_test=params.synth.n_test,
+        resolution=model.resolution,
+        seed=params.synth.seed,
+    )
+    return folder
 
 
 def value(metrics: dict[str, float], key: str) -> str:
@@ -240,7 +302,10 @@ def section(
     minutes: list[float],
 ) -> str:
     """The `## Time to quality` section of RESULTS.md."""
-    shares = ", ".join(f"{name} {stage.budget_minutes:g}" for name, stage in params.train.stages.items())
+    stages = params.train.stages
+    shares = ", ".join(f"{name} {stage.budget_minutes:g}" for name, stage in stages.items())
+    total = sum(stage.budget_minutes for stage in stages.values())
+    steps = ", ".join(f"{name} {stage.max_steps}" for name, stage in stages.items())
     budgets = ", ".join(f"{total:g}" for total in minutes)
     return f"""{HEADING}
 
@@ -249,10 +314,12 @@ Command: `.venv/bin/python {command}`
 
 The demo's schedule (preset {model.preset} at {model.resolution}, batch {params.train.batch_size}, \
 lr {params.train.lr:g}; synthetic data: {params.synth.n_train} train and {params.synth.n_test} test pairs, \
-seed {params.synth.seed}), trained from scratch under each total budget of {budgets} minutes, split
-between the stages in the proportions of their budgets in the parameters file ({shares} min). Each
-stage runs until its share is spent (checked every {params.train.log_interval} steps) at a constant
-learning rate. `trained min` is the wall clock of all three stages, setup and checkpoints included.
+seed {params.synth.seed}), trained from scratch for each total budget of {budgets} minutes. A budget of
+M minutes scales the demo's schedule by M / {total:g} (the sum of the stages' budgets in the
+parameters file: {shares} min): each stage runs that share of its max_steps ({steps}), its learning
+rate decaying to 0 over those steps as in the demo, with its budget scaled the same way as a cap
+(checked every {params.train.log_interval} steps; a stage it ends shows fewer steps than its share).
+`trained min` is the wall clock of all three stages, setup and checkpoints included.
 Every run is evaluated on the same test split; each metric is shown as model / naive paste baseline
 (the evaluation report says how the baseline works), `-` where the evaluation has no such key.
 
@@ -295,15 +362,7 @@ def main() -> None:
     params = load_params(args.params)
     model = model_config(params, preset=args.preset, size=args.size)
     config = dataclasses.replace(params.train, precision=args.precision or params.train.precision)
-    data = args.work / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    generate_dataset(
-        data,
-        n_train=params.synth.n_train,
-        n_test=params.synth.n_test,
-        resolution=model.resolution,
-        seed=params.synth.seed,
-    )
+    data = generate_data(params, model, args.work / "data")
     runs = []
     for minutes in args.minutes:
         run_dir = args.work / f"{minutes:g}min"

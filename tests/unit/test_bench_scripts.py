@@ -1,10 +1,12 @@
 """The benchmark scripts' own logic: machine detection, quoted figures, RESULTS.md sections, the
-inference table's scaling column, and the time-to-quality run end to end at a tiny size."""
+inference table's scaling column, and the time-to-quality and ablation runs end to end at a tiny size."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from tryon.config import PRESETS, StageConfig, load_params
+from tryon.train.schedule import linear_decay, stage_schedule
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.append(str(BENCH))  # the scripts import their siblings, as they do when run from bench/
 
+import ablate
 import infer
 import machine
 import quality
@@ -82,25 +86,37 @@ def test_seconds_per_megapixel_is_constant_when_time_scales_with_pixels():
     assert "| 282% |" in line and line.endswith("| - |")  # 245 GFLOP/s against 87; no CUDA
 
 
-def test_budgets_keep_the_stages_proportions_and_end_the_stages():
+def test_a_budget_scales_the_demo_schedule_whose_learning_rate_decays_over_its_steps():
     stages = load_params(ROOT / "params.yaml").train.stages
-    scaled = quality.scale_budgets(stages, 16)
-    assert sum(stage.budget_minutes for stage in scaled.values()) == pytest.approx(16)
+    total = sum(stage.budget_minutes for stage in stages.values())
+    scaled = quality.scale_to_budget(stages, total / 4)
+    assert sum(stage.budget_minutes for stage in scaled.values()) == pytest.approx(total / 4)
     for name, stage in scaled.items():
-        share = stages[name].budget_minutes / sum(s.budget_minutes for s in stages.values())
-        assert stage.budget_minutes == pytest.approx(16 * share)
-        assert stage.epochs == quality.UNBOUNDED_EPOCHS and stage.max_steps is None
+        assert stage.max_steps == round(stages[name].max_steps / 4)
+        assert stage.budget_minutes == pytest.approx(stages[name].budget_minutes / 4)
         assert stage.frozen_after == stages[name].frozen_after
+        schedule = stage_schedule(stage, steps_per_epoch=64)
+        factor = linear_decay(schedule.span(name), decay_start=0.5)
+        assert schedule.total_steps == stage.max_steps  # the decay ends with the scaled steps
+        assert factor(0) == 1 and factor(stage.max_steps // 2 + 1) < 1 and factor(stage.max_steps) == 0
+    tiny = quality.scale_to_budget(stages, 0.001)
+    assert all(stage.max_steps == 1 for stage in tiny.values())  # at least one step each
+    fixed = quality.scale_schedule(stages, 0.5, keep_budgets=False)
+    assert [stage.max_steps for stage in fixed.values()] == [round(s.max_steps / 2) for s in stages.values()]
+    assert all(stage.budget_minutes is None for stage in fixed.values())
 
 
-def test_a_stage_without_a_budget_is_refused():
+def test_a_stage_without_a_budget_or_steps_is_refused():
     stages = {
-        "sgm": StageConfig(budget_minutes=1),
-        "warp": StageConfig(),
-        "fusion": StageConfig(budget_minutes=1),
+        "sgm": StageConfig(max_steps=4, budget_minutes=1),
+        "warp": StageConfig(max_steps=4),
+        "fusion": StageConfig(max_steps=4, budget_minutes=1),
     }
-    with pytest.raises(ValueError, match="warp"):
-        quality.scale_budgets(stages, 4)
+    with pytest.raises(ValueError, match=r"train.stages.\{warp\}.budget_minutes is not set"):
+        quality.scale_to_budget(stages, 4)
+    stages["warp"] = StageConfig(epochs=2, budget_minutes=1)
+    with pytest.raises(ValueError, match=r"train.stages.\{warp\}.max_steps is not set"):
+        quality.scale_to_budget(stages, 4)
 
 
 def test_preset_and_size_override_the_parameters_model():
@@ -117,9 +133,9 @@ synth: {n_train: 4, n_test: 2, seed: 0}
 model: {base_width: 8, max_width: 16, depth: 3, tps_levels: 3}
 train:
   stages:
-    sgm: {epochs: 1, budget_minutes: 3}
-    warp: {epochs: 1, budget_minutes: 2}
-    fusion: {epochs: 1, budget_minutes: 3}
+    sgm: {max_steps: 4, budget_minutes: 3}
+    warp: {max_steps: 4, budget_minutes: 2}
+    fusion: {max_steps: 4, budget_minutes: 3}
   batch_size: 2
   workers: 0
   log_interval: 1
@@ -131,7 +147,7 @@ def test_time_to_quality_trains_evaluates_and_rewrites_its_section(tmp_path):
     params.write_text(TINY_PARAMS)
     written = tmp_path / "RESULTS.md"
     written.write_text(DOCUMENT)
-    script = [sys.executable, str(BENCH / "quality.py"), "--params", str(params), "--minutes", "0.01"]
+    script = [sys.executable, str(BENCH / "quality.py"), "--params", str(params), "--minutes", "4"]
     options = ["--precision", "fp32", "--work", str(tmp_path / "work"), "--write", str(written)]
     # One thread: convolutions this small gain nothing from two, and stall when a busy machine
     # lends the second core to another process.
@@ -143,12 +159,15 @@ def test_time_to_quality_trains_evaluates_and_rewrites_its_section(tmp_path):
     assert "old curve" not in text and "old training" in text and "\n## Inference\n\nold\n" in text
     section = text[text.index("## Time to quality") : text.index("## Inference")]
     assert "precision run fp32" in section and "CPU capability" in section and "1 thread," in section
-    (row,) = [line for line in section.splitlines() if line.startswith("| 0.01 |")]
+    (row,) = [line for line in section.splitlines() if line.startswith("| 4 |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    steps = [int(count) for count in cells[2].split("/")]
-    assert min(steps) >= 1 and int(cells[3]) == 2 * sum(steps)  # images seen = steps x batch
+    # 4 of the parameters' 8 budget minutes: half of each stage's max_steps, far within its cap
+    assert cells[2] == "2/2/2" and int(cells[3]) == 2 * 6  # images seen = steps x batch
     assert len(cells) == 4 + len(quality.METRICS)
     assert (tmp_path / quality.PLOT_NAME).stat().st_size > 0
+    for folder in quality.stage_folders(tmp_path / "work" / "4min").values():
+        rows = [json.loads(line) for line in (folder / "stats.jsonl").read_text().splitlines()]
+        assert rows[0]["lr"] == pytest.approx(2e-4) and rows[-1]["lr"] < 2e-4  # decayed within the run
 
 
 def test_the_unit_comes_from_the_yardstick_run_in_this_run_and_converts_times_and_flops(tmp_path, monkeypatch):
@@ -184,3 +203,90 @@ def test_the_profile_names_every_network_of_the_try_on_and_writes_a_trace(tmp_pa
         assert timed["gflop"] > 0 and timed["seconds"] > 0 and not timed["backward"]
     assert result["operators"] and sum(operator["share"] for operator in result["operators"]) <= 1.0
     assert json.loads(Path(result["trace"]).read_text())["traceEvents"]
+
+
+def test_each_ablation_changes_only_its_own_setting():
+    params = load_params(ROOT / "params.yaml")
+    model, config = params.model, params.train
+    assert ablate.apply(ablate.BASELINES[0], model, config) == (model, config)
+    for variant in ablate.CHANGES:
+        changed_model, changed_config = ablate.apply(variant, model, config)
+        section, _, name = variant.setting.partition(".")
+        if variant.inference_only:  # trains as full; evaluated with the setting
+            assert (changed_model, changed_config) == (model, config)
+            assert ablate.evaluation_settings(variant) == {name: variant.value}
+            assert variant.name == "no-tps-fit"
+            continue
+        assert ablate.evaluation_settings(variant) == {}
+        if section == "model":
+            assert changed_config == config
+            assert changed_model == dataclasses.replace(model, **{name: variant.value}) != model
+        elif name.startswith("weights."):
+            weights = dataclasses.replace(config.weights, **{name.removeprefix("weights."): variant.value})
+            assert changed_model == model and changed_config == dataclasses.replace(config, weights=weights)
+            assert changed_config != config
+        else:
+            assert changed_model == model
+            assert changed_config == dataclasses.replace(config, **{name: variant.value}) != config
+
+
+def ablation_run(name: str, **metrics: float) -> ablate.VariantRun:
+    variant = next(v for v in (*ablate.BASELINES, *ablate.CHANGES) if v.name == name)
+    keys = dict(zip(["warp/iou", "unpaired/l1/changed"], metrics.values(), strict=False))
+    return ablate.VariantRun(variant, steps={}, wall_minutes=1.0, precision="fp32", metrics=keys)
+
+
+def test_a_verdict_counts_only_differences_beyond_the_seed_spread():
+    reference = ablation_run("full", iou=0.70, l1=0.050)
+    replicate = ablation_run("full-seed1", iou=0.69, l1=0.052)  # spread 0.01 and 0.002
+    worse_warp = ablation_run("no-moment-alignment", iou=0.60, l1=0.0515)
+    assert ablate.verdict(worse_warp, reference, replicate) == "helps (without it: warp/iou -0.100)"
+    better_l1 = ablation_run("no-arm-masks", iou=0.695, l1=0.040)
+    assert ablate.verdict(better_l1, reference, replicate) == "hurts (without it: unpaired/l1/changed -0.010)"
+    mixed = ablation_run("no-class-balance", iou=0.75, l1=0.060)
+    assert ablate.verdict(mixed, reference, replicate) == (
+        "helps (without it: unpaired/l1/changed +0.010); hurts (without it: warp/iou +0.050)"
+    )
+    same = ablation_run("no-composition-mask", iou=0.705, l1=0.051)
+    assert ablate.verdict(same, reference, replicate).startswith("no measurable effect")
+
+
+def test_the_ablation_trains_each_variant_on_fixed_steps_and_writes_its_section(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(TINY_PARAMS)
+    written = tmp_path / "RESULTS.md"
+    written.write_text(DOCUMENT)
+    command = [
+        sys.executable, str(BENCH / "ablate.py"), "--params", str(params), "--scale", "0.5",
+        "--variants", "no-tps-fit", "no-composition-mask", "--precision", "fp32",
+        "--work", str(tmp_path / "work"), "--write", str(written),
+    ]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(
+        command, check=False, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    text = written.read_text()
+    assert "old curve" in text and "\n## Inference\n\nold\n" in text
+    section = text[text.index("## Ablations") :]
+    assert "bench/ablate.py --params" in section and "precision run fp32" in section
+    rows = {
+        cells[0]: cells
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| variant")
+        for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
+    }
+    assert list(rows) == ["full", "full-seed1", "no-tps-fit", "no-composition-mask"]
+    assert {cells[2] for cells in rows.values()} == {"2/2/2"}  # the same fixed steps for every variant
+    assert rows["no-tps-fit"][3] == "(full's)"  # no training of its own
+    assert rows["no-composition-mask"][1] == "model.tryon_composition_mask: False"
+    assert all(len(cells) == 4 + len(quality.METRICS) for cells in rows.values())
+    assert "(" not in rows["full"][4]  # differences are from full, shown for every other variant
+    others = [cells[4] for name, cells in rows.items() if name != "full"]
+    assert all(re.fullmatch(r"[\d.]+ \([+-][\d.]+\)", cell) for cell in others)
+    for name in ("no-tps-fit", "no-composition-mask"):
+        (line,) = [line for line in section.splitlines() if line.startswith("- `") and f"({name})" in line]
+        assert any(word in line for word in ("helps", "hurts", "no measurable effect"))
+    report = (tmp_path / "work" / "no-tps-fit" / "eval").iterdir()
+    assert any(path.name == "metrics.json" for path in report)
