@@ -7,12 +7,14 @@ soft Dice overlap of the warped garment mask with the target, under the same sec
 constraint that keeps the grid smooth in training, starting from the regressor's points.
 
 The dense grid is linear in the control-point offsets (`tps_offset_map`), so each step is one
-matrix product and one `grid_sample` of a mask at a reduced size; the fitted points then warp the
-garment at full resolution, as the regressor's would.
+matrix product and one `grid_sample` of a mask at a reduced size, and its gradient is
+`grid_sample`'s backward and the transposed product; the fitted points then warp the garment at
+full resolution, as the regressor's would.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +29,12 @@ from tryon.ops.tps import (
     tps_basis,
     tps_system,
 )
+
+DICE_EPS = 1e-6
+"""The soft Dice loss's floor on its denominator (both masks empty)."""
+
+BILINEAR, ZEROS_PADDING = 0, 0
+"""`grid_sample`'s bilinear mode and zero padding as its ATen backward numbers them."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,74 @@ def soft_dice_loss(mask: Tensor, target: Tensor) -> Tensor:
     """(B,) one minus the soft Dice overlap of (B, 1, H, W) masks in [0, 1]."""
     intersection = (mask * target).sum(dim=(1, 2, 3))
     total = mask.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3))
-    return 1 - 2 * intersection / total.clamp_min(1e-6)
+    return 1 - 2 * intersection / total.clamp_min(DICE_EPS)
+
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+"""`torch.optim.Adam`'s defaults, which the fit's update follows step for step."""
+
+
+@dataclass(frozen=True)
+class FitOperators:
+    """The fixed linear maps of a fit at one size, transposed so that the batch is folded into rows:
+    a batch of (B, K * K, 2) points is held as a (2 * B, K * K) matrix, and each product below is one
+    wide matrix product (the (H * W, K * K) map times a (K * K, 2) matrix, the way round the map is
+    defined, is several times slower on the CPU: its output is two columns wide)."""
+
+    offset_map: Tensor  # (H * W, K * K) `tps_offset_map`: the gradient's product
+    offset_map_t: Tensor  # its transpose, contiguous: the grid's product
+    identity_t: Tensor  # (2, H * W) pixel centres, x then y
+    centres_t: Tensor  # (2, K * K) the regular grid, x then y
+    constraint_hessian: Tensor  # (K * K, K * K) of `second_order_constraint`, per coordinate
+
+
+def constraint_hessian(k: int, *, device: torch.device | None = None) -> Tensor:
+    """The (K * K, K * K) Hessian of `second_order_constraint` in each coordinate. The constraint is a
+    quadratic form without a linear term, so its gradient at points p is this (symmetric) matrix
+    times p."""
+    count = k * k
+    with torch.inference_mode(False), torch.enable_grad():
+        zero = torch.zeros(count * 2, device=device)
+        hessian = torch.autograd.functional.hessian(
+            lambda flat: second_order_constraint(flat.view(1, count, 2)).sum(), zero
+        )
+    # x and y do not interact: the x block is the y block.
+    return hessian[0::2, 0::2].contiguous()
+
+
+@functools.lru_cache(maxsize=8)
+def fit_operators(k: int, height: int, width: int, device: torch.device) -> FitOperators:
+    """The operators of a K x K fit at `height` x `width`, built once per size and device: every
+    try-on at one resolution fits at the same size."""
+    offset_map = tps_offset_map(k, height, width, device=device)
+    return FitOperators(
+        offset_map=offset_map,
+        offset_map_t=offset_map.T.contiguous(),
+        identity_t=pixel_centres(height, width, device=device).T.contiguous(),
+        centres_t=regular_grid(k, device=device).T.contiguous(),
+        constraint_hessian=constraint_hessian(k, device=device),
+    )
+
+
+def fold(points: Tensor) -> Tensor:
+    """(B, N, 2) to (2 * B, N): sample b's x and y in rows 2b and 2b + 1."""
+    return points.transpose(1, 2).reshape(-1, points.shape[1])
+
+
+def unfold(folded: Tensor, batch: int) -> Tensor:
+    """The inverse of `fold`: (2 * B, N) to (B, N, 2)."""
+    return folded.view(batch, 2, -1).transpose(1, 2)
+
+
+def soft_dice_gradient(warped: Tensor, target: Tensor) -> Tensor:
+    """d/d`warped` of `soft_dice_loss` summed over the batch, as autograd takes it (the clamp of the
+    denominator included): (-2 target + 2 I / T [T >= eps]) / max(T, eps) per sample."""
+    intersection = (warped * target).sum(dim=(1, 2, 3), keepdim=True)
+    total = warped.sum(dim=(1, 2, 3), keepdim=True) + target.sum(dim=(1, 2, 3), keepdim=True)
+    clamped = total.clamp_min(DICE_EPS)
+    through_total = 2 * intersection / clamped * (total >= DICE_EPS)
+    return (through_total - 2 * target) / clamped
 
 
 def fit_control_points(
@@ -71,9 +146,14 @@ def fit_control_points(
     """Control points (B, K * K, 2), float32, fitted so that the TPS warps `garment_mask` (B, 1, H, W)
     onto `target_mask` (B, 1, H, W); no gradient flows to the inputs.
 
-    Runs in float32 with autocast off and with gradients on even under `torch.inference_mode`
-    (the inputs are copied out of it), so it serves the inference pipeline and evaluation alike.
-    Samples with an empty target keep their points (their Dice loss has no gradient).
+    Each step minimises, summed over the batch (so each sample's points get their own, unscaled
+    gradient), the soft Dice loss of the warped mask plus `fit.constraint` times the second-order
+    constraint, with Adam. The gradient is written out rather than taken by autograd: the grid is
+    linear in the points (`FitOperators`), `grid_sample`'s own backward gives the gradient at the grid,
+    and the constraint's is a fixed matrix product; so a step is a handful of kernels without a graph,
+    the same under `torch.inference_mode` as outside it, and equal to autograd's within rounding.
+    Runs in float32 with autocast off. Samples with an empty target keep their points (their Dice
+    loss has no gradient).
     """
     if fit.steps == 0:
         return control_points
@@ -81,22 +161,44 @@ def fit_control_points(
     k = round(count**0.5)
     size = fit_size(*target_mask.shape[-2:], fit.max_height)
     device = control_points.device
-    with torch.inference_mode(False), torch.enable_grad(), full_precision(device):
-        start = control_points.detach().float().clone()
-        garment = F.interpolate(garment_mask.detach().float().clone(), size=size, mode="area")
-        target = F.interpolate(target_mask.detach().float().clone(), size=size, mode="area")
-        offset_map = tps_offset_map(k, *size, device=device)
-        identity = pixel_centres(*size, device=device)
-        centres = regular_grid(k, device=device)
-        delta = torch.zeros_like(start, requires_grad=True)
-        optimizer = torch.optim.Adam([delta], lr=fit.lr)
-        for _ in range(fit.steps):
-            points = start + delta
-            grid = (identity + offset_map @ (points - centres)).view(batch, *size, 2)
+    ops = fit_operators(k, *size, device)
+    beta1, beta2 = ADAM_BETAS
+    with torch.no_grad(), full_precision(device):
+        garment, target = (resized(mask.detach().float(), size) for mask in (garment_mask, target_mask))
+        identity = ops.identity_t.repeat(batch, 1)  # (2 * B, H * W), folded as the points are
+        centres = ops.centres_t.repeat(batch, 1)
+        points = fold(control_points.detach().float()).clone()  # updated in place: never the caller's
+        exp_avg = torch.zeros_like(points)
+        exp_avg_sq = torch.zeros_like(points)
+        for step in range(1, fit.steps + 1):
+            grid = torch.addmm(identity, points - centres, ops.offset_map_t)
+            grid = grid.view(batch, 2, *size).permute(0, 2, 3, 1)  # (B, H, W, 2), x and y last
             warped = F.grid_sample(garment, grid, padding_mode="zeros", align_corners=False)
-            # Summed over the batch: each sample's points get their own gradient, unscaled by B.
-            loss = (soft_dice_loss(warped, target) + fit.constraint * second_order_constraint(points)).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        return (start + delta).detach()
+            grid_gradient = torch.ops.aten.grid_sampler_2d_backward(
+                soft_dice_gradient(warped, target),
+                garment,
+                grid,
+                BILINEAR,
+                ZEROS_PADDING,
+                False,
+                [False, True],
+            )[1]
+            gradient = torch.addmm(
+                points @ ops.constraint_hessian,
+                fold(grid_gradient.view(batch, -1, 2)),
+                ops.offset_map,
+                beta=fit.constraint,
+            )
+            # Adam as `torch.optim.Adam` takes its step (defaults, no weight decay).
+            exp_avg.lerp_(gradient, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
+            denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(ADAM_EPS)
+            points.addcdiv_(exp_avg, denom, value=-fit.lr / (1 - beta1**step))
+        return unfold(points, batch).contiguous()
+
+
+def resized(mask: Tensor, size: tuple[int, int]) -> Tensor:
+    """A (B, 1, H, W) mask area-averaged to `size`; as it is where it already has that size."""
+    if tuple(mask.shape[-2:]) == size:
+        return mask
+    return F.interpolate(mask, size=size, mode="area")
