@@ -17,7 +17,7 @@ from torch import Tensor
 from tryon.checkpoint import EMA_STATE, RAW_STATE, load_checkpoint
 from tryon.config import ModelConfig
 from tryon.nets import TryOnGenerators, WarpOutput
-from tryon.precision import resolve_precision
+from tryon.precision import inference_memory_format, resolve_precision
 from tryon.steps import (
     FusionOutput,
     LayoutPrediction,
@@ -65,7 +65,9 @@ class TryOnPipeline:
     (`tryon.precision.resolve_precision`): `auto` is bf16 where the device runs it natively (it halves
     the time there), fp16 on GPUs without bf16, and fp32 on CPUs without native bf16, where emulated
     bf16 is several times slower than fp32. The composition steps and the returned tensors stay
-    float32. `channels_last` stores the weights in the layout convolutions prefer.
+    float32. `channels_last` chooses the weights' layout, which the pipeline sets in place; None is
+    the device's (`tryon.precision.inference_memory_format`: contiguous on the CPU, where
+    channels_last only adds copies around the instance norms, channels_last on CUDA).
     """
 
     def __init__(
@@ -74,12 +76,13 @@ class TryOnPipeline:
         config: ModelConfig,
         *,
         precision: str = "auto",  # auto, bf16, fp16 (CUDA) or fp32
-        channels_last: bool = True,
+        channels_last: bool | None = None,  # None: the device's layout
     ) -> None:
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.generators = generators.eval().to(memory_format=memory_format)
+        device = next(generators.parameters()).device
+        self.memory_format = inference_memory_format(device, channels_last)
+        self.generators = generators.eval().to(memory_format=self.memory_format)
         self.config = config
-        self.precision = resolve_precision(precision, self.device)
+        self.precision = resolve_precision(precision, device)
 
     @classmethod
     def from_checkpoint(
@@ -90,15 +93,20 @@ class TryOnPipeline:
         expect: ModelConfig | None = None,
         use_ema: bool = True,
         precision: str = "auto",
+        channels_last: bool | None = None,
     ) -> TryOnPipeline:
         """Load generators from a training checkpoint; the EMA weights unless `use_ema` is False."""
         checkpoint = load_checkpoint(path, expect=expect, map_location=device)
         key = EMA_STATE if use_ema and EMA_STATE in checkpoint.state else RAW_STATE
         if key not in checkpoint.state:
-            raise ValueError(f"checkpoint {path} holds no generator weights (keys: {sorted(checkpoint.state)})")
+            raise ValueError(
+                f"checkpoint {path} holds no generator weights (keys: {sorted(checkpoint.state)})"
+            )
         generators = TryOnGenerators.from_config(checkpoint.model_config)
         generators.load_state_dict(checkpoint.state[key])
-        return cls(generators.to(device), checkpoint.model_config, precision=precision)
+        return cls(
+            generators.to(device), checkpoint.model_config, precision=precision, channels_last=channels_last
+        )
 
     @property
     def device(self) -> torch.device:

@@ -78,6 +78,28 @@ class Precision:
         return torch.amp.GradScaler(self.device_type, enabled=self.name == "fp16")
 
 
+def inference_memory_format(
+    device: torch.device | str, channels_last: bool | None = None
+) -> torch.memory_format:
+    """The layout the inference networks' weights (and so their activations) are kept in on `device`:
+    channels_last (NHWC) or contiguous (NCHW) as `channels_last` says, and where it is None the
+    device's: contiguous on the CPU, channels_last on CUDA.
+
+    Every U-Net layer pairs a convolution with an instance norm, and ATen's instance norm makes its
+    input contiguous: with channels_last weights each convolution turns its input to NHWC and each
+    norm turns it back, two full copies per layer. On an AVX2 CPU (fp32, 256x192, batch 1) those
+    copies were 30% of the default preset's try-on (`aten::copy_`, 266 calls, in bench/RESULTS.md's
+    profile) and NCHW the faster end to end (measure with bench/infer.py `--memory-format`). On
+    CUDA, channels_last stays the default, not measured against NCHW yet (tensor-core convolutions
+    prefer NHWC in bf16 and fp16).
+    """
+    import torch
+
+    if channels_last is None:
+        channels_last = torch.device(device).type == "cuda"
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
 def cpu_capability() -> str:
     """ATen's CPU kernel level (DEFAULT, AVX2, AVX512, ...), lowered by ATEN_CPU_CAPABILITY."""
     import torch
