@@ -15,6 +15,10 @@ otherwise (emulated bf16 is 4 to 7 times slower than fp32).
     .venv/bin/python bench/infer.py --sizes 256x192 --presets default --batches 1
     .venv/bin/python bench/infer.py --sizes 256x192 --batches 1,8,32   # garments on one avatar
     .venv/bin/python bench/infer.py --device cuda --precision bf16      # on a GPU: peak CUDA memory too
+    .venv/bin/python bench/infer.py --sizes 256x192 --batches 1 --memory-formats channels_last,contiguous
+
+`--memory-formats` with several weight layouts times them interleaved in one process (same weights,
+alternating passes), one row each: the comparison holds even on a machine that is not quiet.
 
 Every time is also given in units of the yardstick (bench/machine.py), timed before and after the
 table in the same run, and every speed-up against the original code is computed from those units.
@@ -53,8 +57,16 @@ SCALING = (
 )
 
 
-def measure(args: argparse.Namespace) -> dict:
-    """Runs inside the subprocess: build the pipeline with random weights and time try-ons."""
+LAYOUTS = {"auto": None, "channels_last": True, "contiguous": False}
+"""--memory-formats names and `TryOnPipeline`'s `channels_last` for each (auto: the device's)."""
+
+
+def measure(args: argparse.Namespace) -> list[dict]:
+    """Runs inside the subprocess: build the pipeline with random weights and time try-ons, one result
+    per weight layout of --memory-formats. Several layouts are timed interleaved in this one process
+    (the same weights, alternating passes), so that a busy machine slows each alike."""
+    import copy
+
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -70,7 +82,13 @@ def measure(args: argparse.Namespace) -> dict:
     batch = int(args.batches)
     config = ModelConfig.from_preset(args.presets, resolution)
     generators = TryOnGenerators.from_config(config).to(device)
-    pipeline = TryOnPipeline(generators, config, precision=args.precision)
+    layouts = args.memory_formats.split(",")
+    pipelines = [
+        TryOnPipeline(
+            copy.deepcopy(generators), config, precision=args.precision, channels_last=LAYOUTS[layout]
+        )
+        for layout in layouts
+    ]
     height, width = resolution.shape
     image = torch.rand(1, 3, height, width, device=device) * 2 - 1
     labels = torch.randint(0, NUM_LABELS, (1, height, width), device=device)
@@ -78,9 +96,9 @@ def measure(args: argparse.Namespace) -> dict:
     keypoints = torch.rand(1, NUM_KEYPOINTS, 3, device=device) * frame
     garment = torch.rand(batch, 3, height, width, device=device) * 2 - 1
     garment_mask = (torch.rand(batch, 1, height, width, device=device) > 0.5).float()
-    person = pipeline.represent(image, labels, keypoints)
+    person = pipelines[0].represent(image, labels, keypoints)
 
-    def tryon() -> float:
+    def tryon(pipeline: TryOnPipeline) -> float:
         started = time.perf_counter()
         pipeline(person, garment, garment_mask)
         if device.type == "cuda":
@@ -88,30 +106,38 @@ def measure(args: argparse.Namespace) -> dict:
         return time.perf_counter() - started
 
     with FlopCounterMode(display=False) as counter:
-        pipeline(person, garment[:1], garment_mask[:1])
+        pipelines[0](person, garment[:1], garment_mask[:1])
     for _ in range(args.warmup):
-        tryon()
+        for pipeline in pipelines:
+            tryon(pipeline)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times: list[float] = []
-    while len(times) < args.repeats and (len(times) < MIN_REPEATS or sum(times) < args.time_budget):
-        times.append(tryon())
-    return {
-        "preset": args.presets,
-        "size": args.sizes,
-        "batch": batch,
-        "precision": args.precision,
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "gflop_per_tryon": counter.get_total_flops() / 1e9,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-        "peak_cuda_gb": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
-        "repeats": len(times),
-    }
+    times: list[list[float]] = [[] for _ in pipelines]
+    while len(times[0]) < args.repeats and (len(times[0]) < MIN_REPEATS or sum(times[0]) < args.time_budget):
+        order = range(len(pipelines)) if len(times[0]) % 2 == 0 else reversed(range(len(pipelines)))
+        for index in order:
+            times[index].append(tryon(pipelines[index]))
+    return [
+        {
+            "preset": args.presets,
+            "size": args.sizes,
+            "batch": batch,
+            "precision": args.precision,
+            "memory_format": str(pipeline.memory_format).removeprefix("torch.").removesuffix("_format"),
+            "median_s": statistics.median(timed),
+            "min_s": min(timed),
+            "max_s": max(timed),
+            "gflop_per_tryon": counter.get_total_flops() / 1e9,
+            # The process's: with several layouts, all of their weights and passes together.
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "peak_cuda_gb": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+            "repeats": len(timed),
+        }
+        for pipeline, timed in zip(pipelines, times, strict=True)
+    ]
 
 
-def run_child(args: argparse.Namespace, preset: str, size: str, batch: int, precision: str) -> dict:
+def run_child(args: argparse.Namespace, preset: str, size: str, batch: int, precision: str) -> list[dict]:
     options = {
         "--presets": preset,
         "--sizes": size,
@@ -122,6 +148,7 @@ def run_child(args: argparse.Namespace, preset: str, size: str, batch: int, prec
         "--threads": args.threads,
         "--precision": precision,
         "--device": args.device,
+        "--memory-formats": args.memory_formats,
     }
     command = [
         sys.executable,
@@ -146,10 +173,10 @@ def seconds_per_megapixel(result: dict) -> float:
 
 
 HEADER = (
-    "| preset | size | batch | precision | median s (batch) | min-max s | s per try-on | units per try-on "
+    "| preset | size | batch | precision | weights | median s (batch) | min-max s | s per try-on | units per try-on "
     "| try-ons/s | s per MP | s per MP vs first | GFLOP per try-on | GFLOP/s | GFLOP/s vs unit | peak RSS GB "
     "| peak CUDA GB |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -162,6 +189,7 @@ def row(result: dict, reference: dict, unit: Unit) -> str:
         result["size"],
         result["batch"],
         result["precision"],
+        result.get("memory_format", "-"),
         f"{result['median_s']:.3f}",
         f"{result['min_s']:.3f}-{result['max_s']:.3f}",
         f"{per_tryon:.3f}",
@@ -202,13 +230,13 @@ def table(args: argparse.Namespace, precision: str, yardstick_s: float) -> list[
             for batch in (int(value) for value in args.batches.split(",")):
                 why = skip_reason(reference, size, batch, args) if reference else None
                 if why is None:
-                    result = run_child(args, preset, size, batch, precision)
-                    reference = reference or result
-                    entries.append((result, reference))
-                    print(row(result, reference, provisional), flush=True)
+                    for result in run_child(args, preset, size, batch, precision):
+                        reference = reference or result
+                        entries.append((result, reference))
+                        print(row(result, reference, provisional), flush=True)
                 else:
                     empty = "| " * 11  # the measured columns
-                    entries.append(f"| {preset} | {size} | {batch} | {precision} | skipped: {why} {empty}|")
+                    entries.append(f"| {preset} | {size} | {batch} | {precision} | - | skipped: {why} {empty}|")
                     print(entries[-1], flush=True)
     return entries
 
@@ -221,7 +249,7 @@ def render(entries: list[tuple[dict, dict] | str], unit: Unit) -> list[str]:
 def noisy(results: list[dict]) -> list[str]:
     """A note naming the rows whose timed passes disagree so much that the machine was not quiet."""
     names = [
-        f"{result['preset']} {result['size']} batch {result['batch']}"
+        f"{result['preset']} {result['size']} batch {result['batch']} ({result['memory_format']})"
         for result in results
         if result["max_s"] > NOISY_SPREAD * result["min_s"]
     ]
@@ -236,14 +264,17 @@ def noisy(results: list[dict]) -> list[str]:
 def one_avatar_throughput(results: list[dict]) -> list[str]:
     """Per preset and size, try-ons per second as the batch of garments on one avatar grows."""
     lines = []
-    for preset, size in dict.fromkeys((result["preset"], result["size"]) for result in results):
+    keys = dict.fromkeys((result["preset"], result["size"], result["memory_format"]) for result in results)
+    for preset, size, layout in keys:
         rates = [
             f"{result['batch']}: {result['batch'] / result['median_s']:.2f}"
             for result in results
-            if (result["preset"], result["size"]) == (preset, size)
+            if (result["preset"], result["size"], result["memory_format"]) == (preset, size, layout)
         ]
         if len(rates) > 1:
-            lines.append(f"- {preset} {size}, try-ons/s by garments per batch on one avatar: {', '.join(rates)}.")
+            lines.append(
+                f"- {preset} {size} ({layout}), try-ons/s by garments per batch on one avatar: {', '.join(rates)}."
+            )
     return lines
 
 
@@ -255,7 +286,10 @@ def comparisons(results: list[dict], machine: Machine, unit: Unit) -> list[str]:
     for result in results:
         if result["size"] == "256x192" and result["batch"] == 1:
             speedup = TRYON_UNITS.speedup(unit.units(result["median_s"])) if machine.device == "cpu" else ""
-            lines.append(f"- {result['preset']}: {result['gflop_per_tryon']:.1f} GFLOP per try-on; {speedup}")
+            lines.append(
+                f"- {result['preset']} ({result['memory_format']}): {result['gflop_per_tryon']:.1f} GFLOP per "
+                f"try-on; {speedup}"
+            )
     return lines
 
 
@@ -278,6 +312,8 @@ def section(
             "",
             "One try-on is `TryOnPipeline.__call__` on a precomputed person representation: G1, G2, the TPS",
             "warp with refinement, composition and G3, with random weights (speed does not depend on them).",
+            "`weights` is the layout of the networks' weights (`--memory-formats`; several are timed interleaved",
+            "in one process, whose peak RSS they share).",
             "A batch is that many garments on one avatar, whose representation is computed once and expanded",
             "without copying (as a served avatar's or the catalog's); `try-ons/s` is the batch over its time.",
             "Each configuration runs in a fresh process: a FLOP-counting pass, "
@@ -319,6 +355,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N.")
+    parser.add_argument(
+        "--memory-formats",
+        default="auto",
+        help=f"Weight layouts, some of {', '.join(LAYOUTS)}; several are timed interleaved in one process "
+        "(auto: the device's, `tryon.precision.inference_memory_format`).",
+    )
     parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
     parser.add_argument("--heading", default=HEADING, help="Heading of the section --write (re)writes.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -8,6 +8,7 @@ For each workload (in a fresh process) it writes:
 - a Chrome trace (`chrome://tracing` or https://ui.perfetto.dev) under --traces.
 
     .venv/bin/python bench/profiler.py --write bench/RESULTS.md
+    .venv/bin/python bench/profiler.py --workloads tryon --memory-format channels_last   # the old layout
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 .venv/bin/python bench/profiler.py   # no-bf16 CPU
 
 Run it with nothing else on the machine: a busy core halves every figure. (Not `profile.py`: that
@@ -33,6 +34,8 @@ from tryon.precision import resolve_precision
 HEADING = "## Profile"
 WORKLOADS = ("sgm", "warp", "fusion", "tryon")
 TOP_OPERATORS = 12
+TRYON_LAYOUTS = {"auto": None, "channels_last": True, "contiguous": False}
+"""--memory-format names and `TryOnPipeline`'s `channels_last` for each."""
 
 
 @dataclass
@@ -215,7 +218,12 @@ def tryon_workload(args: argparse.Namespace):
 
     resolution = Resolution.parse(args.size)
     config = ModelConfig.from_preset(args.preset, resolution)
-    pipeline = TryOnPipeline(TryOnGenerators.from_config(config), config, precision=args.precision)
+    pipeline = TryOnPipeline(
+        TryOnGenerators.from_config(config),
+        config,
+        precision=args.precision,
+        channels_last=TRYON_LAYOUTS[args.memory_format],
+    )
     height, width = resolution.shape
     person = pipeline.represent(
         torch.rand(1, 3, height, width) * 2 - 1,
@@ -248,6 +256,8 @@ def run_child(args: argparse.Namespace, preset: str, workload: str) -> dict:
         str(args.threads),
         "--precision",
         args.precision,
+        "--memory-format",
+        args.memory_format,
         "--repeats",
         str(args.repeats),
         "--traces",
@@ -294,6 +304,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="fp32", choices=("auto", "bf16", "fp32"))
+    parser.add_argument(
+        "--memory-format",
+        default="auto",
+        choices=tuple(TRYON_LAYOUTS),
+        help="The try-on's weight layout (auto: the device's, `tryon.precision.inference_memory_format`).",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="Timed calls of each network alone (median).")
     parser.add_argument(
         "--traces", type=Path, default=Path("bench/traces"), help="Folder for the Chrome traces."
@@ -326,7 +342,8 @@ def main() -> None:
             args.write,
             HEADING,
             f"{HEADING}\n\nCommand: `.venv/bin/python {command}`\n({time.strftime('%Y-%m-%d')}; "
-            f"{machine.describe(precision)}; {unit.describe()}; {args.size}, batch {args.batch}).\n\n"
+            f"{machine.describe(precision)}; {unit.describe()}; {args.size}, batch {args.batch}; "
+            f"try-on weights {args.memory_format}).\n\n"
             "Each network is run again alone on the inputs it received in the step; `vs unit` is its "
             "GFLOP/s over the yardstick's (four fp32 3x3 convolutions).\n\n" + text + "\n",
         )
