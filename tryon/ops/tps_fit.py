@@ -25,7 +25,6 @@ from tryon.ops.tps import (
     full_precision,
     pixel_centres,
     regular_grid,
-    second_order_constraint,
     tps_basis,
     tps_system,
 )
@@ -89,21 +88,25 @@ class FitOperators:
     offset_map_t: Tensor  # its transpose, contiguous: the grid's product
     identity_t: Tensor  # (2, H * W) pixel centres, x then y
     centres_t: Tensor  # (2, K * K) the regular grid, x then y
-    constraint_hessian: Tensor  # (K * K, K * K) of `second_order_constraint`, per coordinate
 
 
-def constraint_hessian(k: int, *, device: torch.device | None = None) -> Tensor:
-    """The (K * K, K * K) Hessian of `second_order_constraint` in each coordinate. The constraint is a
-    quadratic form without a linear term, so its gradient at points p is this (symmetric) matrix
-    times p."""
-    count = k * k
-    with torch.inference_mode(False), torch.enable_grad():
-        zero = torch.zeros(count * 2, device=device)
-        hessian = torch.autograd.functional.hessian(
-            lambda flat: second_order_constraint(flat.view(1, count, 2)).sum(), zero
-        )
-    # x and y do not interact: the x block is the y block.
-    return hessian[0::2, 0::2].contiguous()
+def constraint_gradient(points: Tensor, k: int) -> Tensor:
+    """The gradient of `second_order_constraint` at folded (2 * B, K * K) points, folded alike.
+
+    The constraint is a sum of squared second differences d, so its gradient scatters 2 d back with
+    the stencil's weights (1, -2, 1), as autograd does; for an affine grid, where every difference
+    is exactly zero, so is the gradient (a dense matrix product would leave rounding noise there,
+    which Adam's normalised step would turn into moves of up to its step size).
+    """
+    grid = points.view(-1, k, k)
+    gradient = torch.zeros_like(grid)
+    for dim in (1, 2):
+        before, centre, after = (grid.narrow(dim, start, k - 2) for start in range(3))
+        twice = 2 * (before - 2 * centre + after)
+        gradient.narrow(dim, 0, k - 2).add_(twice)
+        gradient.narrow(dim, 1, k - 2).sub_(2 * twice)
+        gradient.narrow(dim, 2, k - 2).add_(twice)
+    return gradient.view_as(points)
 
 
 @functools.lru_cache(maxsize=8)
@@ -116,7 +119,6 @@ def fit_operators(k: int, height: int, width: int, device: torch.device) -> FitO
         offset_map_t=offset_map.T.contiguous(),
         identity_t=pixel_centres(height, width, device=device).T.contiguous(),
         centres_t=regular_grid(k, device=device).T.contiguous(),
-        constraint_hessian=constraint_hessian(k, device=device),
     )
 
 
@@ -149,9 +151,10 @@ def fit_control_points(
     Each step minimises, summed over the batch (so each sample's points get their own, unscaled
     gradient), the soft Dice loss of the warped mask plus `fit.constraint` times the second-order
     constraint, with Adam. The gradient is written out rather than taken by autograd: the grid is
-    linear in the points (`FitOperators`), `grid_sample`'s own backward gives the gradient at the grid,
-    and the constraint's is a fixed matrix product; so a step is a handful of kernels without a graph,
-    the same under `torch.inference_mode` as outside it, and equal to autograd's within rounding.
+    linear in the points (`FitOperators`), `grid_sample`'s own backward gives the gradient at the
+    grid, and the constraint's is its stencil (`constraint_gradient`); so a step is a handful of
+    kernels without a graph, the same under `torch.inference_mode` as outside it, and equal to
+    autograd's within rounding.
     Runs in float32 with autocast off. Samples with an empty target keep their points (their Dice
     loss has no gradient).
     """
@@ -184,7 +187,7 @@ def fit_control_points(
                 [False, True],
             )[1]
             gradient = torch.addmm(
-                points @ ops.constraint_hessian,
+                constraint_gradient(points, k),
                 fold(grid_gradient.view(batch, -1, 2)),
                 ops.offset_map,
                 beta=fit.constraint,
