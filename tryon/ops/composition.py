@@ -119,9 +119,11 @@ def compose_layout(
     as upper clothes last.
     """
     predicted_labels = label_map(predicted_labels)
-    visible = arm_sides(person_labels) & ~worn_garment.bool()
-    arms = occluded_arms(predicted_labels, worn_garment) | visible
-    predicted_arms = arm_sides(predicted_labels).any(dim=1, keepdim=True)
+    worn = worn_garment.bool()
+    predicted_sides = arm_sides(predicted_labels)
+    # `occluded_arms` and the visible arms, from the masks computed once.
+    arms = (predicted_sides & worn) | (arm_sides(person_labels) & ~worn)
+    predicted_arms = predicted_sides.any(dim=1, keepdim=True)
     layout = torch.where(predicted_arms, int(Label.BACKGROUND), predicted_labels)
     for side, arm in enumerate(ARM_LABELS):
         layout = torch.where(arms[:, side : side + 1], int(arm), layout)
