@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 from machine import detect
 from quality import (
     METRICS,
+    command_line,
     evaluate_run,
     generate_data,
     model_config,
@@ -45,7 +46,6 @@ from tryon.train import select_stages
 HEADING = "## Ablations"
 REFERENCE = "full"
 REPLICATE = "full-seed1"
-CPU_LIMITS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")  # shown in the command: they set the precision
 
 
 @dataclass(frozen=True)
@@ -116,13 +116,13 @@ def run_variants(
     config: TrainConfig,
     work: Path,
     device: str,
-) -> list[VariantRun]:
-    """Train (where the variant needs it) and evaluate each variant in WORK/<name>; the first
-    variant must be the reference, whose checkpoint the inference-only variants reuse."""
+) -> Iterator[VariantRun]:
+    """Train (where the variant needs it) and evaluate each variant in WORK/<name>, yielding each
+    run as it finishes; the first variant must be the reference, whose checkpoint the
+    inference-only variants reuse."""
     if variants[0].name != REFERENCE:
         raise ValueError(f"the first variant must be {REFERENCE!r}, whose checkpoint others reuse")
     data = generate_data(params, model, work / "data")
-    runs: list[VariantRun] = []
     checkpoints: dict[str, Path] = {}
     for variant in variants:
         run_dir = work / variant.name
@@ -145,17 +145,15 @@ def run_variants(
             device=device,
             inference_settings=evaluation_settings(variant),
         )
-        runs.append(
-            VariantRun(
-                variant=variant,
-                steps=stage_steps(trained_in),
-                wall_minutes=wall_minutes,
-                precision=stage_precision(trained_in),
-                metrics=metrics,
-            )
+        run = VariantRun(
+            variant=variant,
+            steps=stage_steps(trained_in),
+            wall_minutes=wall_minutes,
+            precision=stage_precision(trained_in),
+            metrics=metrics,
         )
-        print(f"  steps {runs[-1].steps}, {wall_minutes or 0:.1f} min training", flush=True)
-    return runs
+        print(f"  steps {run.steps}, {wall_minutes or 0:.1f} min training", flush=True)
+        yield run
 
 
 def difference(run: VariantRun, reference: VariantRun, key: str) -> float | None:
@@ -213,6 +211,14 @@ def verdict(run: VariantRun, reference: VariantRun, replicate: VariantRun) -> st
     return "; ".join(parts)
 
 
+def still_to_run(pending: list[Variant]) -> str:
+    """A line naming the variants a run stopped early did not reach (none: an empty line)."""
+    if not pending:
+        return ""
+    names = ", ".join(variant.name for variant in pending)
+    return f"\nNot run (the run stopped before them): {names}.\n"
+
+
 def verdicts(runs: list[VariantRun]) -> str:
     """One line per change: the setting that turns it off and what that does."""
     by_name = {run.variant.name: run for run in runs}
@@ -227,6 +233,7 @@ def verdicts(runs: list[VariantRun]) -> str:
 def section(
     command: str,
     runs: list[VariantRun],
+    pending: list[Variant],
     machine_line: str,
     *,
     params: Params,
@@ -255,7 +262,7 @@ the same metric (one replicate: a rough bar, not a significance test). Every run
 the same test split; the difference from `full` is in brackets.
 
 {markdown_table(runs)}
-
+{still_to_run(pending)}
 What each change does (turning it off is worse on a metric: the change helps there):
 
 {verdicts(runs)}
@@ -308,20 +315,29 @@ def main() -> None:
     )
     chosen = [variant for variant in CHANGES if variant.name in args.variants]
     chosen.sort(key=lambda variant: args.variants.index(variant.name))
-    runs = run_variants(
-        [*BASELINES, *chosen], params=params, model=model, config=config, work=args.work, device=args.device
+    variants = [*BASELINES, *chosen]
+    runs: list[VariantRun] = []
+    for run in run_variants(
+        variants, params=params, model=model, config=config, work=args.work, device=args.device
+    ):
+        runs.append(run)
+        if args.write and len(runs) >= len(BASELINES):  # each finished variant is kept at once
+            pending = variants[len(runs) :]
+            machine_line = detect(args.device).describe(runs[0].precision)
+            text = section(
+                command_line("bench/ablate.py"),
+                runs,
+                pending,
+                machine_line,
+                params=params,
+                model=model,
+                config=config,
+                scale=args.scale,
+            )
+            write_section(args.write, HEADING, text)
+    print(
+        f"\n{detect(args.device).describe(runs[0].precision)}\n\n{markdown_table(runs)}\n\n{verdicts(runs)}"
     )
-    machine_line = detect(args.device).describe(runs[0].precision)
-    table = markdown_table(runs)
-    print(f"\n{machine_line}\n\n{table}\n\n{verdicts(runs)}")
-    if args.write:
-        environment = [f"{name}={os.environ[name]}" for name in CPU_LIMITS if name in os.environ]
-        command = " ".join([*environment, ".venv/bin/python", "bench/ablate.py", *sys.argv[1:]])
-        write_section(
-            args.write,
-            HEADING,
-            section(command, runs, machine_line, params=params, model=model, config=config, scale=args.scale),
-        )
 
 
 if __name__ == "__main__":

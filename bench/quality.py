@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import time
@@ -61,6 +62,9 @@ METRICS = (
 )
 """The headline metrics, each shown beside the naive paste baseline's (`baseline/` + key)."""
 PLOT_NAME = "time_to_quality.png"
+RUN_ENVIRONMENT = ("OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+"""Environment variables that set the threads and limit the CPU's instructions (and with them the
+precision `auto` picks): shown in a results section's command where they are set."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,13 @@ def generate_data(params: Params, model: ModelConfig, folder: Path) -> Path:
     return folder
 
 
+def command_line(script: str) -> str:
+    """The command that started this run, for a results section: the RUN_ENVIRONMENT variables
+    that are set, the project's interpreter, `script` and its arguments."""
+    environment = [f"{name}={os.environ[name]}" for name in RUN_ENVIRONMENT if name in os.environ]
+    return " ".join([*environment, ".venv/bin/python", script, *sys.argv[1:]])
+
+
 def value(metrics: dict[str, float], key: str) -> str:
     """A metric to three decimals, or "-" where the evaluation did not produce it."""
     return f"{metrics[key]:.3f}" if key in metrics else "-"
@@ -309,7 +320,7 @@ def section(
     budgets = ", ".join(f"{total:g}" for total in minutes)
     return f"""{HEADING}
 
-Command: `.venv/bin/python {command}`
+Command: `{command}`
 ({time.strftime("%Y-%m-%d")}; {machine_line}).
 
 The demo's schedule (preset {model.preset} at {model.resolution}, batch {params.train.batch_size}, \
@@ -384,10 +395,10 @@ def main() -> None:
     machine_line = detect(args.device).describe(runs[0].precision)
     print(f"\n{machine_line}\n\n{table}\n\ncurve: {plot}")
     if args.write:
-        command = "bench/quality.py " + " ".join(sys.argv[1:])
-        write_section(
-            args.write, HEADING, section(command, table, plot, machine_line, model, params, args.minutes)
+        section_text = section(
+            command_line("bench/quality.py"), table, plot, machine_line, model, params, args.minutes
         )
+        write_section(args.write, HEADING, section_text)
 
 
 if __name__ == "__main__":

@@ -258,10 +258,11 @@ def test_the_ablation_trains_each_variant_on_fixed_steps_and_writes_its_section(
     written.write_text(DOCUMENT)
     command = [
         sys.executable, str(BENCH / "ablate.py"), "--params", str(params), "--scale", "0.5",
-        "--variants", "no-tps-fit", "no-composition-mask", "--precision", "fp32",
+        "--variants", "no-tps-fit", "--precision", "fp32",
         "--work", str(tmp_path / "work"), "--write", str(written),
     ]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    limits = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **limits}
     completed = subprocess.run(
         command, check=False, env=environment, capture_output=True, text=True, timeout=300
     )
@@ -270,23 +271,27 @@ def test_the_ablation_trains_each_variant_on_fixed_steps_and_writes_its_section(
     text = written.read_text()
     assert "old curve" in text and "\n## Inference\n\nold\n" in text
     section = text[text.index("## Ablations") :]
-    assert "bench/ablate.py --params" in section and "precision run fp32" in section
+    command_line = (
+        "OMP_NUM_THREADS=1 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 .venv/bin/python bench/ablate.py"
+    )
+    assert f"Command: `{command_line}" in section and "precision run fp32" in section
     rows = {
         cells[0]: cells
         for line in section.splitlines()
         if line.startswith("| ") and not line.startswith("| variant")
         for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
     }
-    assert list(rows) == ["full", "full-seed1", "no-tps-fit", "no-composition-mask"]
+    assert list(rows) == ["full", "full-seed1", "no-tps-fit"]
     assert {cells[2] for cells in rows.values()} == {"2/2/2"}  # the same fixed steps for every variant
     assert rows["no-tps-fit"][3] == "(full's)"  # no training of its own
-    assert rows["no-composition-mask"][1] == "model.tryon_composition_mask: False"
+    assert rows["no-tps-fit"][1] == "model.tps_fit_steps: 0"
     assert all(len(cells) == 4 + len(quality.METRICS) for cells in rows.values())
     assert "(" not in rows["full"][4]  # differences are from full, shown for every other variant
     others = [cells[4] for name, cells in rows.items() if name != "full"]
     assert all(re.fullmatch(r"[\d.]+ \([+-][\d.]+\)", cell) for cell in others)
-    for name in ("no-tps-fit", "no-composition-mask"):
-        (line,) = [line for line in section.splitlines() if line.startswith("- `") and f"({name})" in line]
-        assert any(word in line for word in ("helps", "hurts", "no measurable effect"))
+    (line,) = [line for line in section.splitlines() if line.startswith("- `")]
+    assert line.startswith("- `model.tps_fit_steps` (no-tps-fit): ")
+    assert any(word in line for word in ("helps", "hurts", "no measurable effect"))
+    assert "Not run" not in section  # every variant finished
     report = (tmp_path / "work" / "no-tps-fit" / "eval").iterdir()
     assert any(path.name == "metrics.json" for path in report)
