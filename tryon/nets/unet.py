@@ -47,6 +47,18 @@ class UpLevel(nn.Module):
         return self.fuse(torch.cat([skip, self.reduce(x)], dim=1))
 
 
+def halve_by_max(x: Tensor) -> Tensor:
+    """2x2 max pooling (stride 2, odd sides rounded down). Without a gradient, the max of the four
+    strided quarters: CPU max pooling also computes the indices of its maxima, for a backward pass
+    that inference never takes, and takes several times longer. With one, max pooling and its
+    backward, as training has always run."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return F.max_pool2d(x, kernel_size=2)
+    height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    rows = torch.maximum(x[..., 0:height:2, :width], x[..., 1:height:2, :width])
+    return torch.maximum(rows[..., 0::2], rows[..., 1::2])
+
+
 class UNet(nn.Module):
     """A U-Net from `in_channels` to `out_channels` (raw outputs: no final activation).
 
@@ -87,7 +99,7 @@ class UNet(nn.Module):
         skips = []
         for index, level in enumerate(self.down):
             if index:
-                x = F.max_pool2d(x, kernel_size=2)
+                x = halve_by_max(x)
             x = self._run(level, x)
             skips.append(x)
         for level, skip in zip(self.up, reversed(skips[:-1]), strict=True):
