@@ -83,3 +83,16 @@ def test_the_warper_fits_only_when_asked():
         fitted = warper(garment=garment, garment_mask=garment_mask, target_mask=target, fit_to_target=True)
     assert iou(fitted.warped_mask, target) > iou(plain.warped_mask, target)
     assert iou(fitted.warped_mask, target) > 0.9
+
+
+def test_the_fit_under_bf16_autocast_matches_the_float32_fit():
+    garment_mask = torch.zeros(1, 1, 40, 32)
+    garment_mask[..., 8:32, 8:24] = 1
+    target = torch.zeros(1, 1, 40, 32)
+    target[..., 12:36, 10:28] = 1
+    start = regular_grid(5).expand(1, -1, -1).clone()
+    fit = TPSFit(steps=5, lr=0.03, constraint=0.01, max_height=40)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = fit_control_points(start, garment_mask, target, fit=fit)
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, fit_control_points(start, garment_mask, target, fit=fit))

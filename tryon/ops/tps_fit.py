@@ -112,8 +112,9 @@ def constraint_gradient(points: Tensor, k: int) -> Tensor:
 @functools.lru_cache(maxsize=8)
 def fit_operators(k: int, height: int, width: int, device: torch.device) -> FitOperators:
     """The operators of a K x K fit at `height` x `width`, built once per size and device: every
-    try-on at one resolution fits at the same size."""
-    offset_map = tps_offset_map(k, height, width, device=device)
+    try-on at one resolution fits at the same size. Float32 whatever autocast is on at the first call."""
+    with full_precision(device):
+        offset_map = tps_offset_map(k, height, width, device=device)
     return FitOperators(
         offset_map=offset_map,
         offset_map_t=offset_map.T.contiguous(),
