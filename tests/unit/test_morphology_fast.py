@@ -1,4 +1,5 @@
-"""The try-on's max filters equal max pooling: the dilation's running max and the U-Net's 2x2 halving."""
+"""The try-on's fast paths without a gradient equal what training runs: the dilation's running max, the
+U-Net's 2x2 halving and its instance norm."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tryon.nets.unet import halve_by_max
+from tryon.nets.unet import InstanceNorm, halve_by_max
 from tryon.ops.morphology import dilate, erode
 
 
@@ -48,3 +49,18 @@ def test_halving_by_max_is_2x2_max_pooling_and_keeps_the_gradient_path(shape):
     reference = x.clone().requires_grad_(True)
     F.max_pool2d(reference, kernel_size=2).sum().backward()
     assert torch.equal(leaf.grad, reference.grad)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 32, 24), (1, 3, 5, 7)])
+def test_the_instance_norm_without_gradient_is_the_instance_norm(shape):
+    torch.manual_seed(0)
+    x = torch.randn(*shape) * 3 + 1.5
+    norm = InstanceNorm(shape[1])
+    with torch.inference_mode():
+        torch.testing.assert_close(norm(x), F.instance_norm(x, eps=norm.eps), atol=2e-6, rtol=1e-5)
+    leaf = x.clone().requires_grad_(True)
+    norm(leaf).square().sum().backward()
+    reference = x.clone().requires_grad_(True)
+    F.instance_norm(reference, eps=norm.eps).square().sum().backward()
+    assert torch.equal(leaf.grad, reference.grad)  # training runs the instance norm itself
+    assert norm.state_dict() == {}  # checkpoints are unchanged
