@@ -7,18 +7,24 @@
 # whole budget.
 #
 #   bash bench/gpu.sh                                         # on the GPU machine
-#   DEVICE=cpu SIZES=64x48 OUT=/tmp/gpu bash bench/gpu.sh     # the same script, tiny, on a CPU
+#   DEVICE=cpu SIZES=64x48 PRESETS=default REPEATS=1 OUT=/tmp/gpu bash bench/gpu.sh   # tiny, on a CPU
+#
+# Exits non-zero when any command failed, after running the others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICE=${DEVICE:-cuda}
 SIZES=${SIZES:-256x192,512x384,1024x768}
+PRESETS=${PRESETS:-default,original}
+REPEATS=${REPEATS:-3}
 OUT=${OUT:-bench/gpu}
 PYTHON=${PYTHON:-.venv/bin/python}
 LIMIT=${LIMIT:-170}  # seconds per command
 mkdir -p "$OUT"
 RESULTS="$OUT/RESULTS.md"
-printf '# GPU benchmarks\n\nWritten by `bash bench/gpu.sh` (DEVICE=%s, SIZES=%s).\n' "$DEVICE" "$SIZES" > "$RESULTS"
+printf '# GPU benchmarks\n\nWritten by `bash bench/gpu.sh` (DEVICE=%s, SIZES=%s, PRESETS=%s).\n' \
+  "$DEVICE" "$SIZES" "$PRESETS" > "$RESULTS"
+FAILED=0
 if [ "$DEVICE" != cpu ]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | sed 's/^/GPU: /' | tee -a "$RESULTS"
 fi
@@ -29,16 +35,19 @@ run() {  # run NAME COMMAND...: time-limited, logged; a failed row is reported a
   echo "== $name: $*"
   if ! timeout "$LIMIT" "$@" > "$OUT/$name.log" 2>&1; then
     echo "$name failed or ran over ${LIMIT} s; see $OUT/$name.log" | tee -a "$RESULTS"
+    FAILED=1
   fi
   tail -n 3 "$OUT/$name.log"
 }
 
-TRAIN=("$PYTHON" bench/train.py --device "$DEVICE" --sizes "$SIZES" --stages full --no-switches --repeats 3)
+TRAIN=("$PYTHON" bench/train.py --device "$DEVICE" --sizes "$SIZES" --presets "$PRESETS" --stages full --no-switches
+  --repeats "$REPEATS")
 run train_bf16 "${TRAIN[@]}" --precision bf16 --write "$RESULTS" --heading "## Training, bf16"
 run train_fp32 "${TRAIN[@]}" --precision fp32 --write "$RESULTS" --heading "## Training, fp32"
-run train_bf16_compile "${TRAIN[@]}" --presets default --precision bf16 --compile --write "$RESULTS" \
+run train_bf16_compile "${TRAIN[@]}" --presets "${PRESETS%%,*}" --precision bf16 --compile --write "$RESULTS" \
   --heading "## Training, bf16, torch.compile"
-INFER=("$PYTHON" bench/infer.py --device "$DEVICE" --sizes "$SIZES")
+INFER=("$PYTHON" bench/infer.py --device "$DEVICE" --sizes "$SIZES" --presets "$PRESETS" --repeats "$REPEATS")
 run infer_bf16 "${INFER[@]}" --precision bf16 --write "$RESULTS" --heading "## Inference, bf16"
 run infer_fp32 "${INFER[@]}" --precision fp32 --write "$RESULTS" --heading "## Inference, fp32"
 echo "results: $RESULTS"
+exit "$FAILED"
