@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from quality import (
     generate_data,
     model_config,
     scale_schedule,
+    stage_folders,
     stage_precision,
     stage_steps,
     train_run,
@@ -39,9 +41,10 @@ from quality import (
 from results import write_section
 
 from tryon.config import PRECISIONS, PRESETS, ModelConfig, Params, TrainConfig, load_params
+from tryon.eval.curves import read_training_stats
 from tryon.eval.metrics import metric_direction
 from tryon.eval.run import INFERENCE_ONLY_SETTINGS
-from tryon.train import select_stages
+from tryon.train import select_stages, stage_checkpoint
 
 HEADING = "## Ablations"
 REFERENCE = "full"
@@ -103,9 +106,34 @@ class VariantRun:
 
     variant: Variant
     steps: dict[str, int]
-    wall_minutes: float | None  # None: no training of its own
+    wall_minutes: float | None  # the stages' training time; None: no training of its own
     precision: str
     metrics: dict[str, float]
+
+
+def training_minutes(run_dir: Path) -> float:
+    """The minutes the stages of a run trained, from each stage's last stats.jsonl line (setup,
+    checkpoint writes between stages and evaluation not included)."""
+    seconds = 0.0
+    for folder in stage_folders(run_dir).values():
+        (curves,) = read_training_stats(folder / "stats.jsonl")
+        seconds += float(curves.rows[-1]["time"])
+    return seconds / 60
+
+
+def finished_metrics(run_dir: Path, trained_in: Path, config: TrainConfig) -> dict[str, float] | None:
+    """The metrics an earlier invocation left in `run_dir`/eval for a run trained in `trained_in`,
+    or None where it left none; a run of other step counts than `config`'s is refused."""
+    metrics = run_dir / "eval" / "metrics.json"
+    if not metrics.is_file():
+        return None
+    expected = {name: stage.max_steps for name, stage in config.stages.items()}
+    if stage_steps(trained_in) != expected:
+        raise ValueError(
+            f"{trained_in} trained {stage_steps(trained_in)} steps, not this run's {expected}: "
+            "rerun without --reuse or with the --scale it was trained with"
+        )
+    return json.loads(metrics.read_text())
 
 
 def run_variants(
@@ -116,43 +144,45 @@ def run_variants(
     config: TrainConfig,
     work: Path,
     device: str,
+    reuse: bool = False,
 ) -> Iterator[VariantRun]:
     """Train (where the variant needs it) and evaluate each variant in WORK/<name>, yielding each
     run as it finishes; the first variant must be the reference, whose checkpoint the
-    inference-only variants reuse."""
+    inference-only variants reuse. With `reuse`, a variant that an earlier invocation trained and
+    evaluated there (eval/metrics.json written) is read back instead, and the data is kept."""
     if variants[0].name != REFERENCE:
         raise ValueError(f"the first variant must be {REFERENCE!r}, whose checkpoint others reuse")
-    data = generate_data(params, model, work / "data")
-    checkpoints: dict[str, Path] = {}
+    data = work / "data"
+    if not (reuse and data.is_dir()):
+        generate_data(params, model, data)
     for variant in variants:
         run_dir = work / variant.name
-        print(f"{variant.name} ({variant.describe()}) in {run_dir}", flush=True)
-        if variant.inference_only:
-            trained_in, wall_minutes = work / REFERENCE, None
-        else:
-            variant_model, variant_config = apply(variant, model, config)
-            checkpoints[variant.name], wall_minutes = train_run(
-                data=data, run_dir=run_dir, model=variant_model, config=variant_config, device=device
+        trained_in = work / REFERENCE if variant.inference_only else run_dir
+        metrics = finished_metrics(run_dir, trained_in, config) if reuse else None
+        print(f"{variant.name} ({variant.describe()}) in {run_dir}{' (reused)' * bool(metrics)}", flush=True)
+        if metrics is None:
+            if not variant.inference_only:
+                variant_model, variant_config = apply(variant, model, config)
+                train_run(
+                    data=data, run_dir=run_dir, model=variant_model, config=variant_config, device=device
+                )
+            metrics = evaluate_run(
+                stage_checkpoint(trained_in, "fusion"),
+                data=data,
+                run_dir=trained_in,
+                out_dir=run_dir / "eval",
+                params=params,
+                device=device,
+                inference_settings=evaluation_settings(variant),
             )
-            trained_in = run_dir
-        checkpoint = checkpoints[trained_in.name]
-        metrics = evaluate_run(
-            checkpoint,
-            data=data,
-            run_dir=trained_in,
-            out_dir=run_dir / "eval",
-            params=params,
-            device=device,
-            inference_settings=evaluation_settings(variant),
-        )
         run = VariantRun(
             variant=variant,
             steps=stage_steps(trained_in),
-            wall_minutes=wall_minutes,
+            wall_minutes=None if variant.inference_only else training_minutes(run_dir),
             precision=stage_precision(trained_in),
             metrics=metrics,
         )
-        print(f"  steps {run.steps}, {wall_minutes or 0:.1f} min training", flush=True)
+        print(f"  steps {run.steps}, {run.wall_minutes or 0:.1f} min training", flush=True)
         yield run
 
 
@@ -298,6 +328,12 @@ def parse_arguments() -> argparse.Namespace:
         default=Path("runs/bench-ablate"),
         help="Working folder; its data/ and <variant>/ folders are replaced.",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Keep WORK's data and read back the variants an earlier invocation of the same options "
+        "trained and evaluated there (to finish an interrupted run).",
+    )
     parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
     return parser.parse_args()
 
@@ -318,7 +354,13 @@ def main() -> None:
     variants = [*BASELINES, *chosen]
     runs: list[VariantRun] = []
     for run in run_variants(
-        variants, params=params, model=model, config=config, work=args.work, device=args.device
+        variants,
+        params=params,
+        model=model,
+        config=config,
+        work=args.work,
+        device=args.device,
+        reuse=args.reuse,
     ):
         runs.append(run)
         if args.write and len(runs) >= len(BASELINES):  # each finished variant is kept at once

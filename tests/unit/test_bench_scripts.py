@@ -295,3 +295,17 @@ def test_the_ablation_trains_each_variant_on_fixed_steps_and_writes_its_section(
     assert "Not run" not in section  # every variant finished
     report = (tmp_path / "work" / "no-tps-fit" / "eval").iterdir()
     assert any(path.name == "metrics.json" for path in report)
+
+    # An interrupted run is finished with --reuse: what was trained and evaluated is read back.
+    again = subprocess.run(
+        [*command, "--reuse"], check=False, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("(reused)") == 3
+    table = [line for line in written.read_text().splitlines() if line.startswith("| ")]
+    assert table == [line for line in section.splitlines() if line.startswith("| ")]
+    longer = [*command[: command.index("--scale") + 1], "1", *command[command.index("--scale") + 2 :]]
+    refused = subprocess.run(
+        [*longer, "--reuse"], check=False, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert refused.returncode != 0 and "rerun without --reuse" in refused.stderr
