@@ -66,8 +66,8 @@ class TryOnPipeline:
     the time there), fp16 on GPUs without bf16, and fp32 on CPUs without native bf16, where emulated
     bf16 is several times slower than fp32. The composition steps and the returned tensors stay
     float32. `channels_last` chooses the weights' layout, which the pipeline sets in place; None is
-    the device's (`tryon.precision.inference_memory_format`: contiguous on the CPU, where
-    channels_last only adds copies around the instance norms, channels_last on CUDA).
+    the device's (`tryon.precision.inference_memory_format`, where the measurements are: contiguous
+    on the CPU, channels_last on CUDA).
     """
 
     def __init__(

@@ -86,11 +86,15 @@ def inference_memory_format(
     device's: contiguous on the CPU, channels_last on CUDA.
 
     Every U-Net layer pairs a convolution with an instance norm, and ATen's instance norm makes its
-    input contiguous: with channels_last weights each convolution turns its input to NHWC and each
-    norm turns it back, two full copies per layer. On an AVX2 CPU (fp32, 256x192, batch 1) those
-    copies were 30% of the default preset's try-on (`aten::copy_`, 266 calls, in bench/RESULTS.md's
-    profile) and NCHW the faster end to end (measure with bench/infer.py `--memory-format`). On
-    CUDA, channels_last stays the default, not measured against NCHW yet (tensor-core convolutions
+    input contiguous: with channels_last weights each convolution turned its input to NHWC and each
+    norm turned it back, two full copies per layer, 30% of the default preset's try-on on an AVX2
+    CPU (fp32, 256x192, batch 1: `aten::copy_`, 266 calls, in bench/RESULTS.md's profile). At
+    inference the U-Net's norm now runs as a group norm (`tryon.nets.unet.InstanceNorm`), which
+    takes NHWC without a copy; NHWC and NCHW then measured within noise of each other on that CPU
+    (bench/infer.py `--memory-formats channels_last,contiguous`, interleaved on a busy machine),
+    and NCHW is kept: ATen's NHWC group norm is about 20 times less precise (1e-5 against 5e-7 on
+    unit-variance maps) and moved a random-weight G1's logits by 5e-3 where NCHW moves them by 1e-4. On CUDA,
+    channels_last stays the default, not measured against NCHW here (tensor-core convolutions
     prefer NHWC in bf16 and fp16).
     """
     import torch
