@@ -119,3 +119,14 @@ def test_gradients_reach_every_regressor_parameter():
     for name, parameter in warper.regressor.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
         assert math.isfinite(parameter.grad.abs().sum().item()), name
+
+
+def test_the_grid_built_first_in_inference_mode_still_trains():
+    points = regular_grid(K).expand(1, -1, -1) + 0.05
+    with torch.inference_mode():
+        frozen = tps_sampling_grid(points, 24, 20)  # builds the size's cached map inside inference mode
+    trainable = points.clone().requires_grad_(True)
+    grid = tps_sampling_grid(trainable, 24, 20)
+    grid.square().sum().backward()
+    torch.testing.assert_close(grid.detach(), frozen)
+    assert trainable.grad is not None and trainable.grad.abs().sum() > 0

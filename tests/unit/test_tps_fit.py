@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from tryon.config import ModelConfig, Resolution
 from tryon.nets import GarmentWarper
-from tryon.ops.tps import regular_grid, tps_sampling_grid
-from tryon.ops.tps_fit import TPSFit, fit_control_points, fit_size, tps_offset_map
+from tryon.ops.tps import regular_grid, tps_offset_map, tps_sampling_grid
+from tryon.ops.tps_fit import TPSFit, fit_control_points, fit_size
 
 H, W = 64, 48
 FIT = TPSFit(steps=60, lr=0.03, constraint=0.01, max_height=64)

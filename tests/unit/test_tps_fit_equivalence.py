@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tryon.ops.tps import pixel_centres, regular_grid, second_order_constraint
+from tryon.ops.tps import pixel_centres, regular_grid, second_order_constraint, tps_offset_map
 from tryon.ops.tps_fit import (
     TPSFit,
     constraint_gradient,
@@ -15,7 +15,6 @@ from tryon.ops.tps_fit import (
     fold,
     soft_dice_gradient,
     soft_dice_loss,
-    tps_offset_map,
     unfold,
 )
 

@@ -6,7 +6,7 @@ mask), so a few gradient steps on the control points close that gap directly: th
 soft Dice overlap of the warped garment mask with the target, under the same second-order
 constraint that keeps the grid smooth in training, starting from the regressor's points.
 
-The dense grid is linear in the control-point offsets (`tps_offset_map`), so each step is one
+The dense grid is linear in the control-point offsets (`tryon.ops.tps.tps_offset_map`), so each step is one
 matrix product and one `grid_sample` of a mask at a reduced size, and its gradient is
 `grid_sample`'s backward and the transposed product; the fitted points then warp the garment at
 full resolution, as the regressor's would.
@@ -21,13 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tryon.ops.tps import (
-    full_precision,
-    pixel_centres,
-    regular_grid,
-    tps_basis,
-    tps_system,
-)
+from tryon.ops.tps import full_precision, pixel_centres, regular_grid, tps_offset_map
 
 DICE_EPS = 1e-6
 """The soft Dice loss's floor on its denominator (both masks empty)."""
@@ -45,17 +39,6 @@ class TPSFit:
     lr: float
     constraint: float
     max_height: int
-
-
-def tps_offset_map(k: int, height: int, width: int, *, device: torch.device | None = None) -> Tensor:
-    """The (H * W, K * K) matrix taking control-point offsets from the regular K x K grid to
-    displacements of every pixel centre: grid = pixel_centres + map @ offsets (`tps_sampling_grid`)."""
-    centres = regular_grid(k, device=device)
-    count = k * k
-    # The TPS coefficients are the system's inverse applied to the offsets padded with zero rows,
-    # so only the inverse's first K * K columns act.
-    inverse = torch.linalg.inv(tps_system(centres))[:, :count]
-    return tps_basis(pixel_centres(height, width, device=device), centres) @ inverse
 
 
 def fit_size(height: int, width: int, max_height: int) -> tuple[int, int]:
