@@ -49,6 +49,7 @@ from tryon.train import select_stages, stage_checkpoint
 HEADING = "## Ablations"
 REFERENCE = "full"
 REPLICATE = "full-seed1"
+SHOWN_PRECISION = 0.001  # the table's metrics have three decimals
 
 
 @dataclass(frozen=True)
@@ -220,19 +221,25 @@ def markdown_table(runs: list[VariantRun]) -> str:
 
 
 def verdict(run: VariantRun, reference: VariantRun, replicate: VariantRun) -> str:
-    """What turning the change off does, metric by metric, counting only differences from `full`
-    larger than `full`'s own with another seed: the change helps where turning it off is worse."""
+    """What turning the change off does, metric by metric: the change helps where turning it off
+    is worse. A trained variant's difference from `full` counts only where it is larger than
+    `full`'s own with another seed; an inference-only variant runs `full`'s very weights, so every
+    difference the table shows (0.001 or more) is the setting's alone."""
     helps, hurts = [], []
     for key in METRICS:
         change = difference(run, reference, key)
         spread = difference(replicate, reference, key)
         higher = metric_direction(key)
-        if change is None or spread is None or higher is None or abs(change) <= abs(spread):
+        if change is None or spread is None or higher is None:
+            continue
+        bar = SHOWN_PRECISION if run.variant.inference_only else max(abs(spread), SHOWN_PRECISION)
+        if abs(change) < bar:
             continue
         worse_without = change < 0 if higher else change > 0
         (helps if worse_without else hurts).append(f"{key} {change:+.3f}")
     if not helps and not hurts:
-        return "no measurable effect (every difference within the seed spread)"
+        within = "the table's precision" if run.variant.inference_only else "the seed spread"
+        return f"no measurable effect (every difference within {within})"
     parts = []
     if helps:
         parts.append("helps (without it: " + ", ".join(helps) + ")")
@@ -287,8 +294,9 @@ time budget). Training is deterministic in its steps, so the metrics do not depe
 load; `wall min` does, and was measured on a machine shared with other work: it only says roughly
 what each variant costs. `no-tps-fit` trains nothing: it is `full`'s checkpoint evaluated without
 the fit at inference. `full-seed1` is `full` trained with seed 1: its difference from `full` is the
-run-to-run spread, and a variant's difference counts below only where it is larger than that on
-the same metric (one replicate: a rough bar, not a significance test). Every run is evaluated on
+run-to-run spread, and a trained variant's difference counts below only where it is larger than
+that on the same metric (one replicate: a rough bar, not a significance test); `no-tps-fit` runs
+`full`'s very weights, so each of its differences is the setting's alone. Every run is evaluated on
 the same test split; the difference from `full` is in brackets.
 
 {markdown_table(runs)}

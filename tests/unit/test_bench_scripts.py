@@ -249,6 +249,9 @@ def test_a_verdict_counts_only_differences_beyond_the_seed_spread():
     )
     same = ablation_run("no-composition-mask", iou=0.705, l1=0.051)
     assert ablate.verdict(same, reference, replicate).startswith("no measurable effect")
+    # the same weights with an inference setting changed: no training noise to clear
+    unfitted = ablation_run("no-tps-fit", iou=0.695, l1=0.0505)
+    assert ablate.verdict(unfitted, reference, replicate) == "helps (without it: warp/iou -0.005)"
 
 
 def test_the_ablation_trains_each_variant_on_fixed_steps_and_writes_its_section(tmp_path):
