@@ -56,15 +56,13 @@ class FusionGenerator(ConditionalGenerator):
         checkpointing: bool = False,
         composition_mask: bool = True,
     ) -> None:
-        # The base class sizes the U-Net's output as OUT_CHANNELS + AUX_CHANNELS, so the mask's
-        # channel is set on the instance before the U-Net is built.
-        self.AUX_CHANNELS = MASK if composition_mask else 0
         super().__init__(
             noise_channels=noise_channels,
             base_width=base_width,
             depth=depth,
             max_width=max_width,
             checkpointing=checkpointing,
+            aux_channels=MASK if composition_mask else 0,
         )
 
     @classmethod
@@ -92,5 +90,5 @@ class FusionGenerator(ConditionalGenerator):
         """From the image with holes (B, 3, H, W), the one-hot composed layout (B, NUM_LABELS, H, W),
         the refined warped garment (B, 3, H, W) and the skin map (B, 3, H, W)."""
         output = self.generate([image_with_holes, layout, garment, skin], noise)
-        mask = output[:, RGB:].sigmoid() if self.AUX_CHANNELS else None
+        mask = output[:, RGB:].sigmoid() if self.aux_channels else None
         return FusionRender(rendered=output[:, :RGB].tanh(), composition_mask=mask)

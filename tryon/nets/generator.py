@@ -15,13 +15,12 @@ class ConditionalGenerator(nn.Module):
     """A U-Net whose input is a stack of condition tensors and `noise_channels` of Gaussian noise.
 
     Subclasses name their condition (`CONDITION_CHANNELS`, without the noise), their output
-    (`OUT_CHANNELS`, what the generator's discriminator sees beside the condition) and any
-    auxiliary outputs the U-Net also predicts (`AUX_CHANNELS`, e.g. G3's composition mask).
+    (`OUT_CHANNELS`, what the generator's discriminator sees beside the condition); an instance
+    may also predict `aux_channels` more (e.g. G3's composition mask).
     """
 
     CONDITION_CHANNELS: ClassVar[int]
     OUT_CHANNELS: ClassVar[int]
-    AUX_CHANNELS: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -31,12 +30,14 @@ class ConditionalGenerator(nn.Module):
         depth: int,
         max_width: int,
         checkpointing: bool = False,
+        aux_channels: int = 0,
     ) -> None:
         super().__init__()
         self.noise_channels = noise_channels
+        self.aux_channels = aux_channels
         self.unet = UNet(
             self.CONDITION_CHANNELS + noise_channels,
-            self.OUT_CHANNELS + self.AUX_CHANNELS,
+            self.OUT_CHANNELS + aux_channels,
             base_width=base_width,
             depth=depth,
             max_width=max_width,
