@@ -26,11 +26,12 @@ def test_percentiles_are_nearest_rank_over_the_successful_requests():
 def test_the_inference_table_reports_try_ons_per_second_for_garments_on_one_avatar():
     results = [
         {"preset": "default", "size": "256x192", "batch": batch, "median_s": seconds, "min_s": seconds,
-         "max_s": seconds, "precision": "fp32", "gflop_per_tryon": 40.0, "peak_rss_gb": 1.0}
+         "max_s": seconds, "precision": "fp32", "gflop_per_tryon": 40.0, "peak_rss_gb": 1.0,
+         "memory_format": "contiguous"}
         for batch, seconds in ((1, 0.5), (8, 2.0), (32, 6.4))
     ]
     assert infer.one_avatar_throughput(results) == [
-        "- default 256x192, try-ons/s by garments per batch on one avatar: 1: 2.00, 8: 4.00, 32: 5.00."
+        "- default 256x192 (contiguous), try-ons/s by garments per batch on one avatar: 1: 2.00, 8: 4.00, 32: 5.00."
     ]
     line = infer.row(results[1], reference=results[0], unit=machine.unit_from([0.5]))
     assert "| 0.250 | 0.500 | 4.00 |" in line and line.count("|") == infer.HEADER.splitlines()[0].count("|")
