@@ -14,14 +14,13 @@ full resolution, as the regressor's would.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tryon.ops.tps import full_precision, pixel_centres, regular_grid, tps_offset_map
+from tryon.ops.tps import dense_tps_map, full_precision, regular_grid
 
 DICE_EPS = 1e-6
 """The soft Dice loss's floor on its denominator (both masks empty)."""
@@ -92,16 +91,15 @@ def constraint_gradient(points: Tensor, k: int) -> Tensor:
     return gradient.view_as(points)
 
 
-@functools.lru_cache(maxsize=8)
 def fit_operators(k: int, height: int, width: int, device: torch.device) -> FitOperators:
-    """The operators of a K x K fit at `height` x `width`, built once per size and device: every
-    try-on at one resolution fits at the same size. Float32 whatever autocast is on at the first call."""
-    with full_precision(device):
-        offset_map = tps_offset_map(k, height, width, device=device)
+    """The operators of a K x K fit at `height` x `width`: the dense grid's map for that size
+    (`tryon.ops.tps.dense_tps_map`, built once per size and device, float32 whatever autocast is on)
+    and the regular grid."""
+    identity_t, offset_map_t = dense_tps_map(k, height, width, device)
     return FitOperators(
-        offset_map=offset_map,
-        offset_map_t=offset_map.T.contiguous(),
-        identity_t=pixel_centres(height, width, device=device).T.contiguous(),
+        offset_map=offset_map_t.T,
+        offset_map_t=offset_map_t,
+        identity_t=identity_t,
         centres_t=regular_grid(k, device=device).T.contiguous(),
     )
 
