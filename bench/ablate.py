@@ -27,6 +27,7 @@ from typing import Any
 from machine import detect
 from quality import (
     METRICS,
+    add_training_options,
     command_line,
     evaluate_run,
     generate_data,
@@ -40,7 +41,7 @@ from quality import (
 )
 from results import write_section
 
-from tryon.config import PRECISIONS, PRESETS, ModelConfig, Params, TrainConfig, load_params
+from tryon.config import ModelConfig, Params, TrainConfig, load_params
 from tryon.eval.curves import read_training_stats
 from tryon.eval.metrics import metric_direction
 from tryon.eval.run import INFERENCE_ONLY_SETTINGS
@@ -321,21 +322,7 @@ def parse_arguments() -> argparse.Namespace:
         default=[variant.name for variant in CHANGES],
         help=f"Changes to turn off, in this order ({REFERENCE} and {REPLICATE} always run first).",
     )
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="The demo's parameters.")
-    parser.add_argument(
-        "--preset", choices=sorted(PRESETS), help="A preset's widths (default: params.yaml's)."
-    )
-    parser.add_argument("--size", help="Resolution HxW, e.g. 256x192 (default: params.yaml's).")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N.")
-    parser.add_argument(
-        "--precision", choices=PRECISIONS, help="Training precision (default: params.yaml's)."
-    )
-    parser.add_argument(
-        "--work",
-        type=Path,
-        default=Path("runs/bench-ablate"),
-        help="Working folder; its data/ and <variant>/ folders are replaced.",
-    )
+    add_training_options(parser, work=Path("runs/bench-ablate"), runs="<variant>/")
     parser.add_argument(
         "--reuse",
         action="store_true",

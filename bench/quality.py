@@ -347,6 +347,15 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--minutes", type=float, nargs="+", default=[2, 4, 8, 16], help="Total training budgets."
     )
+    add_training_options(parser, work=Path("runs/bench-quality"), runs="<minutes>min/")
+    parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
+    return parser.parse_args()
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, work: Path, runs: str) -> None:
+    """The options that say what is trained and where (shared with bench/ablate.py): the demo's
+    parameters, a preset's widths, the size, the device, the precision and the working folder,
+    whose data/ and `runs` folders are replaced."""
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="The demo's parameters.")
     parser.add_argument(
         "--preset",
@@ -359,13 +368,8 @@ def parse_arguments() -> argparse.Namespace:
         "--precision", choices=PRECISIONS, help="Training precision (default: params.yaml's)."
     )
     parser.add_argument(
-        "--work",
-        type=Path,
-        default=Path("runs/bench-quality"),
-        help="Working folder; its data/ and <minutes>min/ folders are replaced.",
+        "--work", type=Path, default=work, help=f"Working folder; its data/ and {runs} folders are replaced."
     )
-    parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
-    return parser.parse_args()
 
 
 def main() -> None:
