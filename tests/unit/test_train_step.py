@@ -228,6 +228,46 @@ def test_accumulating_two_micro_batches_gives_the_gradient_of_the_whole_batch(mo
         assert (rounds[name] - gradient).abs().max() <= 1e-4 * scale, name
 
 
+class Unshared(dict):
+    """A `StepOutputs.fake_scores` that keeps nothing: the generator phase runs its own pass."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def without_shared_fake_scores(trainer: StageTrainer) -> StageTrainer:
+    stage = trainer.stage
+
+    def forward(*args):
+        outputs = stage.forward(*args)
+        outputs.fake_scores = Unshared()
+        return outputs
+
+    trainer.stage = dataclasses.replace(stage, forward=forward)
+    return trainer
+
+
+@pytest.mark.parametrize("stage", [SGM, FUSION], ids=lambda stage: stage.name)
+def test_one_discriminator_pass_on_the_fakes_gives_both_losses_their_gradients(monkeypatch, batch, stage):
+    batch = in_float64(batch)
+    shared = float64_trainer(stage)
+    passes = []
+    trained = [role.discriminator for role in stage.roles if role.discriminator]
+    for name in trained:
+        shared.discriminators.get_submodule(name).register_forward_hook(
+            lambda module, args, output: passes.append(module)
+        )
+    gradients = captured_gradients(monkeypatch, shared, split(batch, rounds=2))
+    # Per micro-batch, each discriminator sees the real and the generated input once.
+    assert len(passes) == 2 * 2 * len(trained)
+    reference = captured_gradients(
+        monkeypatch, without_shared_fake_scores(float64_trainer(stage)), split(batch, rounds=2)
+    )
+    assert gradients.keys() == reference.keys() and any(name.startswith("D") for name in gradients)
+    for name, gradient in reference.items():
+        torch.testing.assert_close(gradients[name], gradient, rtol=1e-9, atol=1e-12, msg=name)
+
+
 def test_a_module_frozen_mid_stage_takes_its_ema_weights_and_its_pair_stops(batch):
     trainer = make_trainer(SGM, frozen_after={"g1": 1})
     trainer.train_step(split(batch, rounds=1), epoch=0)

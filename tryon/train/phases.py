@@ -5,10 +5,14 @@ terms plus its adversarial and feature-matching terms), a discriminator's loss, 
 discriminator regulariser. Every G/D pair of every stage is expressed with the same three loss
 functions and trained by the same `accumulate_gradients` and `step_optimizers`.
 
-Within a micro-batch the discriminator phase runs before its generator phase, so that the
-discriminator's pass on the real input is computed once and reused (detached) for the
-generator's feature matching. The optimizers step only after every phase has accumulated, so the
-generator and the discriminator of a step both see the same weights, as in pix2pixHD.
+Within a micro-batch the discriminator phase runs before its generator phase and each of the
+discriminator's passes runs once: the pass on the real input is reused (detached) for the
+generator's feature matching, and the pass on the generated input keeps its graph back to the
+generator, so that the discriminator's loss backpropagates into the discriminator's weights only
+and the generator's adversarial terms then backpropagate through the same pass (pix2pixHD runs
+the discriminator on the fakes twice). The optimizers step only after every phase has
+accumulated, so the generator and the discriminator of a step both see the same weights, as in
+pix2pixHD, and the retained pass is still the one the generator's gradient needs.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class Phase:
     opt: Optimizer  # a discriminator's main and regularisation phases share one
     loss: Callable[[StepOutputs], dict[str, Term]]
     interval: int = 1  # runs every `interval` steps with its gradient scaled by the interval
+    retain_graph: bool = False  # a later phase backpropagates through part of this phase's graph
 
     def parameters(self) -> list[nn.Parameter]:
         return [parameter for parameter in self.module.parameters() if parameter.requires_grad]
@@ -58,20 +63,28 @@ def _discriminator_input(condition: torch.Tensor, output: torch.Tensor) -> torch
     return torch.cat([condition.detach(), output], dim=1)
 
 
+def adversarial_weights(role: GeneratorRole, config: TrainConfig) -> tuple[float, float]:
+    """The weights of the generator's adversarial and feature-matching terms (0 for none)."""
+    weights = config.weights
+    gan = getattr(weights, role.gan_weight) if role.gan_weight else 0.0
+    matching = getattr(weights, role.feature_matching_weight) if role.feature_matching_weight else 0.0
+    return gan, matching
+
+
 def generator_loss(
     outputs: StepOutputs, *, role: GeneratorRole, discriminator: nn.Module | None, config: TrainConfig
 ) -> dict[str, Term]:
     """The generator's reconstruction terms plus, with a discriminator, the adversarial and
-    feature-matching terms (features of the real input reused from the discriminator phase)."""
+    feature-matching terms, on the discriminator phase's passes when it ran (its pass on the
+    generated input, graph included, and the features of the real input)."""
     terms = dict(outputs.terms.get(role.phase, {}))
     target = outputs.adversarial.get(role.phase)
-    gan_weight = getattr(config.weights, role.gan_weight) if role.gan_weight else 0.0
-    matching_weight = (
-        getattr(config.weights, role.feature_matching_weight) if role.feature_matching_weight else 0.0
-    )
+    gan_weight, matching_weight = adversarial_weights(role, config)
     if discriminator is None or target is None or not (gan_weight or matching_weight):
         return terms
-    fake = discriminator(_discriminator_input(target.condition, target.fake))
+    fake = outputs.fake_scores.pop(role.phase, None)
+    if fake is None:
+        fake = discriminator(_discriminator_input(target.condition, target.fake))
     if gan_weight:
         terms["gan"] = Term(gan_weight, generator_gan_loss(fake, kind=config.gan_loss))
     if matching_weight:
@@ -86,11 +99,21 @@ def generator_loss(
 def discriminator_loss(
     outputs: StepOutputs, *, role: GeneratorRole, discriminator: nn.Module, config: TrainConfig
 ) -> dict[str, Term]:
-    """The discriminator's loss on the real output and on the detached generated output."""
+    """The discriminator's loss on the real output and on the generated output.
+
+    When the generator has adversarial terms, the pass on the generated output keeps its graph for
+    them (`StepOutputs.fake_scores`; this phase's backward reaches the discriminator's weights
+    only and retains the graph); otherwise the generated output is detached.
+    """
     target = outputs.adversarial[role.phase]
     real = discriminator(_discriminator_input(target.condition, target.real))
-    fake = discriminator(_discriminator_input(target.condition, target.fake.detach()))
     outputs.real_features[role.phase] = real
+    reused = any(adversarial_weights(role, config))
+    fake = discriminator(
+        _discriminator_input(target.condition, target.fake if reused else target.fake.detach())
+    )
+    if reused:
+        outputs.fake_scores[role.phase] = fake
     return {
         "real": Term(D_LOSS_WEIGHT, discriminator_real_loss(real, kind=config.gan_loss)),
         "fake": Term(D_LOSS_WEIGHT, discriminator_fake_loss(fake, kind=config.gan_loss)),
@@ -129,6 +152,7 @@ def build_phases(
                     discriminator,
                     optimizers[name],
                     partial(discriminator_loss, **arguments),
+                    retain_graph=any(adversarial_weights(role, config)),
                 )
             )
             if config.d_regularizer == "r1":
@@ -174,9 +198,10 @@ def accumulate_gradients(
     total = sum(term.weight * term.value for term in terms.values())
     for name, term in terms.items():
         stats.add(f"{phase.name}/{name}", term.value)
-    # `inputs` keeps the generator's adversarial loss out of the discriminator's gradients (and
-    # skips computing them), without toggling requires_grad between phases.
-    scaler.scale(total * gain).backward(inputs=phase.parameters())
+    # `inputs` keeps the generator's adversarial loss out of the discriminator's gradients and the
+    # discriminator's loss out of the generator's (and skips computing them), without toggling
+    # requires_grad between phases.
+    scaler.scale(total * gain).backward(inputs=phase.parameters(), retain_graph=phase.retain_graph)
 
 
 def step_optimizers(

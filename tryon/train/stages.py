@@ -67,11 +67,15 @@ class StepOutputs:
     adversarial: generator phase -> its discriminator's inputs (pairs with a discriminator only).
     real_features: generator phase -> the discriminator's output on the real input, filled by the
         discriminator phase so that the generator's feature matching reuses it.
+    fake_scores: generator phase -> the discriminator's output on the generated input, with the
+        graph back to the generator, filled by the discriminator phase so that the generator's
+        adversarial terms backpropagate through the same pass instead of running it again.
     """
 
     terms: dict[str, dict[str, Term]] = field(default_factory=dict)
     adversarial: dict[str, AdversarialTarget] = field(default_factory=dict)
     real_features: dict[str, DiscriminatorOutput] = field(default_factory=dict)
+    fake_scores: dict[str, DiscriminatorOutput] = field(default_factory=dict)
 
 
 @dataclass
