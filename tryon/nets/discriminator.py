@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as with_spectral_norm
 
+from tryon.nets.unet import InstanceNorm
+
 KERNEL = 4
 PADDING = 2  # pix2pixHD's ceil((KERNEL - 1) / 2): patch logits slightly larger than size / 2**layers
 LEAK = 0.2
@@ -33,7 +35,7 @@ class PatchDiscriminator(nn.Module):
             zip([in_channels, *widths[:-1]], widths, strides, strict=True)
         ):
             # No norm on the first block, as in pix2pixHD: it would erase the input's statistics.
-            norm = [nn.InstanceNorm2d(current)] if index else []
+            norm = [InstanceNorm(current)] if index else []
             blocks.append(
                 # A bias right before instance norm is subtracted again with the mean: none there.
                 nn.Sequential(conv(previous, current, stride, bias=not norm), *norm, nn.LeakyReLU(LEAK, inplace=True))

@@ -17,14 +17,20 @@ from torch.utils.checkpoint import checkpoint
 class InstanceNorm(nn.InstanceNorm2d):
     """Instance norm without affine parameters or running statistics (`nn.InstanceNorm2d`'s defaults).
 
-    Without a gradient it runs as a group norm with one group per channel: the same statistics,
-    which ATen's group norm computes in one pass per channel, 1.5 to 6 times faster on the CPU than
-    instance norm's route through batch norm over a reshaped copy of the batch. With a gradient,
-    the instance norm training has always used.
+    Without a gradient, and with one for a contiguous (NCHW) batch on the CPU, it runs as a group
+    norm with one group per channel: the same statistics, which ATen's group norm computes in one
+    pass per channel. Instance norm instead goes through batch norm over a reshaped copy of the
+    batch. In one-off timings on an AVX2 CPU (fp32, 16 to 128 channels, 256x192 to 16x12, with
+    ReLU), group norm was 2 to 2.6 times faster forward and backward, and 1.5 to 6 times faster
+    forward alone; bench/RESULTS.md's profile shows the training step's share. Training
+    on CUDA or in channels_last keeps the instance norm itself: CUDA autocast runs group norm in
+    fp32, which would store fp32 activations where bf16 training counts on half that memory, and
+    ATen's NHWC group norm is less precise (`tryon.precision.inference_memory_format`).
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if torch.is_grad_enabled() and x.requires_grad:
+        trains_elsewhere = x.device.type != "cpu" or not x.is_contiguous()
+        if trains_elsewhere and torch.is_grad_enabled() and x.requires_grad:
             return super().forward(x)
         return F.group_norm(x, x.shape[1], eps=self.eps)
 
