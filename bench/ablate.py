@@ -28,7 +28,6 @@ from machine import detect
 from quality import (
     METRICS,
     add_training_options,
-    command_line,
     evaluate_run,
     generate_data,
     model_config,
@@ -39,7 +38,7 @@ from quality import (
     train_run,
     value,
 )
-from results import write_section
+from results import command_line, write_section
 
 from tryon.config import ModelConfig, Params, TrainConfig, load_params
 from tryon.eval.curves import read_training_stats

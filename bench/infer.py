@@ -40,7 +40,7 @@ from pathlib import Path
 
 from machine import Machine, Unit, detect, time_yardstick, unit_from
 from quoted import TRYON, TRYON_UNITS, for_capability
-from results import write_section
+from results import command_line, write_section
 from tryon.precision import resolve_precision
 
 HEADING = "## Inference"
@@ -307,7 +307,7 @@ def section(
         [
             args.heading,
             "",
-            f"Command: `.venv/bin/python {command}`",
+            f"Command: `{command}`",
             f"({time.strftime('%Y-%m-%d')}; {machine.describe(precision)}; {unit.describe()}).",
             "",
             "One try-on is `TryOnPipeline.__call__` on a precomputed person representation: G1, G2, the TPS",
@@ -380,7 +380,7 @@ def main() -> None:
     notes = noisy(results) + comparisons(results, machine, unit) + one_avatar_throughput(results)
     print("\n" + "\n".join(notes))
     if args.write:
-        command = "bench/infer.py " + " ".join(sys.argv[1:])
+        command = command_line("bench/infer.py")
         text = section(command, lines, notes, machine, precision, unit, args)
         write_section(args.write, args.heading, text)
 

@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any
 
 from machine import detect
 from matplotlib.figure import Figure
-from results import write_section
+from results import command_line, write_section
 
 from tryon.config import (
     PRECISIONS,
@@ -62,9 +60,6 @@ METRICS = (
 )
 """The headline metrics, each shown beside the naive paste baseline's (`baseline/` + key)."""
 PLOT_NAME = "time_to_quality.png"
-RUN_ENVIRONMENT = ("OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
-"""Environment variables that set the threads and limit the CPU's instructions (and with them the
-precision `auto` picks): shown in a results section's command where they are set."""
 
 
 @dataclass(frozen=True)
@@ -231,13 +226,6 @@ def generate_data(params: Params, model: ModelConfig, folder: Path) -> Path:
         seed=params.synth.seed,
     )
     return folder
-
-
-def command_line(script: str) -> str:
-    """The command that started this run, for a results section: the RUN_ENVIRONMENT variables
-    that are set, the project's interpreter, `script` and its arguments."""
-    environment = [f"{name}={os.environ[name]}" for name in RUN_ENVIRONMENT if name in os.environ]
-    return " ".join([*environment, ".venv/bin/python", script, *sys.argv[1:]])
 
 
 def value(metrics: dict[str, float], key: str) -> str:

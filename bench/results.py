@@ -3,10 +3,16 @@ section (from its `## ` heading to the next one) and leaves the others as they a
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import sys
 from pathlib import Path
 
 DOCUMENT_TITLE = "# Benchmarks\n"
+RUN_ENVIRONMENT = ("OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+"""Environment variables that set the threads and limit the CPU's instructions (and with them the
+precision `auto` picks): shown in a results section's command where they are set."""
 
 
 def replace_section(text: str, heading: str, section: str) -> str:
@@ -25,3 +31,10 @@ def write_section(path: Path, heading: str, section: str) -> None:
     """Replace (or append) one section of a results file; a missing file starts with the title."""
     text = path.read_text() if path.exists() else DOCUMENT_TITLE
     path.write_text(replace_section(text, heading, section))
+
+
+def command_line(script: str) -> str:
+    """The command that started this run, for a results section, as a shell would take it: the
+    RUN_ENVIRONMENT variables that are set, the project's interpreter, `script` and its arguments."""
+    environment = [f"{name}={shlex.quote(os.environ[name])}" for name in RUN_ENVIRONMENT if name in os.environ]
+    return " ".join([*environment, shlex.join([".venv/bin/python", script, *sys.argv[1:]])])

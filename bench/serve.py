@@ -18,7 +18,6 @@ import argparse
 import math
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from machine import detect
-from results import write_section
+from results import command_line, write_section
 
 from tryon.client import TryOnClient, TryOnError
 from tryon.precision import resolve_precision
@@ -153,7 +152,7 @@ def catalog_seconds_per_tryon(folder: Path, *, garment: bytes, garments: int, ba
 def section(command: str, lines: list[str], notes: list[str], machine_line: str) -> str:
     return "\n".join([
         HEADING, "",
-        f"Command: `.venv/bin/python {command}`",
+        f"Command: `{command}`",
         f"({time.strftime('%Y-%m-%d')}; {machine_line}).", "",
         "A local TorchServe server (`tryon.serve.local`: 127.0.0.1, token authorization on) with a model of",
         "random weights and synthetic avatars; each request is a JSON body with a laydown garment in base64",
@@ -218,7 +217,7 @@ def main() -> None:
                          f"{1 / seconds:.2f} try-ons/s, garment preparation and PNG writing included.")
         print("\n".join(notes))
         if args.write:
-            command = "bench/serve.py " + " ".join(sys.argv[1:])
+            command = command_line("bench/serve.py")
             write_section(args.write, HEADING, section(command, lines, notes, machine_line))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
