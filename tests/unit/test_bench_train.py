@@ -12,6 +12,7 @@ sys.path.append(str(BENCH))  # the scripts import their siblings, as they do whe
 import train
 
 from tryon.config import ModelConfig, Resolution
+from tryon.precision import MachineDescription
 
 
 def test_sizes_run_at_the_batch_size_and_the_last_also_checkpointed():
@@ -27,3 +28,24 @@ def test_params_bring_the_model_settings_but_not_preset_or_resolution(tmp_path):
     config = ModelConfig.from_preset("default", Resolution(128, 96), **overrides)
     assert (config.preset, config.tps_grid, config.tps_levels) == ("default", 9, 4)
     assert train.params_model_overrides(None) == {}
+
+
+def test_the_switch_table_runs_bf16_only_where_it_is_native():
+    def machine(native: bool) -> train.Machine:
+        description = MachineDescription(
+            processor="cpu",
+            capability="AVX2",
+            onednn_isa=None,
+            bf16_native=native,
+            auto_precision="bf16" if native else "fp32",
+        )
+        return train.Machine(description=description, device="cpu", cpus=2, threads=2, torch="2")
+
+    emulated = dict(train.switches("fp32", machine(native=False)))
+    assert emulated["precision bf16 (autocast, emulated)"] is None
+    assert {"compile": True} in emulated.values()
+    native = dict(train.switches("fp32", machine(native=True)))
+    assert native["precision bf16 (autocast, native)"] == {"precision": "bf16"}
+    assert dict(train.switches("bf16", machine(native=False)))["precision fp32 (no autocast)"] == {
+        "precision": "fp32"
+    }
