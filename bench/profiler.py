@@ -5,6 +5,10 @@ For each workload (in a fresh process) it writes:
 - each network's achieved GFLOP/s against the yardstick's: the network is run again alone on the
   inputs it received in the step (forward and, when it trains in that stage or passes gradients on,
   backward) and timed, its FLOPs counted with `torch.utils.flop_counter`;
+- the same for its convolutions alone: each convolution layer run by itself at the shape it saw,
+  with the same gradients, the times summed. Their GFLOP/s is what the network's layer shapes
+  allow on this CPU (narrow layers run below the yardstick's 64 channels); the network's own
+  GFLOP/s below it is time lost between and around the convolutions;
 - a Chrome trace (`chrome://tracing` or https://ui.perfetto.dev) under --traces.
 
     .venv/bin/python bench/profiler.py --write bench/RESULTS.md
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from machine import detect, time_yardstick, unit_from
-from results import write_section
+from results import command_line, write_section
 
 from tryon.precision import resolve_precision
 
@@ -135,19 +139,91 @@ def time_network(module, inputs: Captured, *, repeats: int, inference: bool, aut
                 sum(tensor.float().sum() for tensor in differentiable).backward()
 
     with FlopCounterMode(display=False) as counter:
-        call()
+        convolutions = convolution_calls(module, call)
+    seconds = median_seconds(call, repeats=repeats)
+    module.zero_grad(set_to_none=True)
+    alone = [
+        time_convolution(
+            layer,
+            shape,
+            weight_grad=backward and layer.weight.requires_grad,
+            input_grad=backward and input_grad,
+            repeats=repeats,
+            autocast=autocast,
+        )
+        for layer, shape, input_grad in convolutions
+    ]
+    module.zero_grad(set_to_none=True)
+    return {
+        "gflop": counter.get_total_flops() / 1e9,
+        "seconds": seconds,
+        "backward": backward,
+        "convolutions_gflop": sum(gflop for gflop, _ in alone),
+        "convolutions_seconds": sum(seconds for _, seconds in alone),
+    }
+
+
+def median_seconds(call, *, repeats: int) -> float:
+    """Median wall time of `call()` over `repeats` calls after one untimed call."""
     call()
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         call()
         times.append(time.perf_counter() - started)
-    module.zero_grad(set_to_none=True)
-    return {
-        "gflop": counter.get_total_flops() / 1e9,
-        "seconds": statistics.median(times),
-        "backward": backward,
-    }
+    return statistics.median(times)
+
+
+def convolution_calls(module, call) -> list[tuple]:
+    """Run `call()` once; every convolution layer of `module` it ran, with its input's shape and
+    whether a gradient reached that input."""
+    from torch import nn
+
+    seen = []
+
+    def record(layer, args) -> None:
+        seen.append((layer, tuple(args[0].shape), args[0].requires_grad))
+
+    handles = [
+        layer.register_forward_pre_hook(record)
+        for layer in module.modules()
+        if isinstance(layer, nn.modules.conv._ConvNd)
+    ]
+    try:
+        call()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def time_convolution(
+    layer, shape: tuple, *, weight_grad: bool, input_grad: bool, repeats: int, autocast
+) -> tuple[float, float]:
+    """One convolution layer alone at `shape`: its GFLOP and median seconds, forward and, for the
+    gradients asked for (its weights' and its input's), backward."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    weight = layer.weight
+    x = torch.randn(shape, dtype=weight.dtype, device=weight.device)
+    if weight.dim() == 4 and weight.is_contiguous(memory_format=torch.channels_last):
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(input_grad)
+    backward = input_grad or weight_grad
+    trained = (
+        [parameter for parameter in layer.parameters() if parameter.requires_grad] if weight_grad else []
+    )
+
+    def call() -> None:
+        with torch.inference_mode(not backward), autocast():
+            output = layer(x)
+        if backward:
+            output.float().sum().backward(inputs=[x] * input_grad + trained)
+
+    with FlopCounterMode(display=False) as counter:
+        call()
+    return counter.get_total_flops() / 1e9, median_seconds(call, repeats=repeats)
 
 
 def profile_workload(args: argparse.Namespace) -> dict:
@@ -277,14 +353,23 @@ def tables(preset: str, workload: str, result: dict, unit) -> str:
             f"({unit.units(result['step_s']):.2f} units); trace `{result['trace']}`"
         ),
         "",
-        "| network | run alone | GFLOP | median s | GFLOP/s | vs unit |",
-        "|---|---|---|---|---|---|",
+        (
+            "| network | run alone | GFLOP | median s | GFLOP/s | vs unit "
+            "| its convolutions alone: share of GFLOP | their GFLOP/s vs unit |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, timed in result["networks"].items():
         rate = timed["gflop"] / timed["seconds"]
+        convolutions = (
+            f"{timed['convolutions_gflop'] / timed['gflop']:.0%} | "
+            f"{timed['convolutions_gflop'] / timed['convolutions_seconds'] / unit.gflop_per_s:.0%}"
+            if timed["convolutions_seconds"]
+            else "- | -"
+        )
         lines.append(
             f"| {name} | {'forward + backward' if timed['backward'] else 'forward'} | {timed['gflop']:.2f} | "
-            f"{timed['seconds']:.4f} | {rate:.0f} | {rate / unit.gflop_per_s:.0%} |"
+            f"{timed['seconds']:.4f} | {rate:.0f} | {rate / unit.gflop_per_s:.0%} | {convolutions} |"
         )
     lines += ["", "| operator (self CPU) | ms | share | calls |", "|---|---|---|---|"]
     lines += [
@@ -337,15 +422,18 @@ def main() -> None:
     text = "\n\n".join(parts)
     print(f"{unit.describe()}\n\n{text}", flush=True)
     if args.write:
-        command = "bench/profiler.py " + " ".join(sys.argv[1:])
+        command = command_line("bench/profiler.py")
         write_section(
             args.write,
             HEADING,
-            f"{HEADING}\n\nCommand: `.venv/bin/python {command}`\n({time.strftime('%Y-%m-%d')}; "
+            f"{HEADING}\n\nCommand: `{command}`\n({time.strftime('%Y-%m-%d')}; "
             f"{machine.describe(precision)}; {unit.describe()}; {args.size}, batch {args.batch}; "
             f"try-on weights {args.memory_format}).\n\n"
             "Each network is run again alone on the inputs it received in the step; `vs unit` is its "
-            "GFLOP/s over the yardstick's (four fp32 3x3 convolutions).\n\n" + text + "\n",
+            "GFLOP/s over the yardstick's (four fp32 3x3 convolutions of 64 channels). `its "
+            "convolutions alone` runs each of its convolution layers by itself at the shape it saw, "
+            "with the same gradients: the rate its layer shapes allow on this CPU, so that the "
+            "network's rate below it is time spent between and around the convolutions.\n\n" + text + "\n",
         )
 
 

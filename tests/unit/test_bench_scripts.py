@@ -3,6 +3,7 @@ inference table's scaling column, and the time-to-quality and ablation runs end 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from torch import nn
 
 from tryon.config import PRESETS, StageConfig, load_params
 from tryon.train.schedule import linear_decay, stage_schedule
@@ -22,6 +24,7 @@ sys.path.append(str(BENCH))  # the scripts import their siblings, as they do whe
 import ablate
 import infer
 import machine
+import profiler
 import quality
 import quoted
 import results
@@ -201,6 +204,9 @@ def test_the_profile_names_every_network_of_the_try_on_and_writes_a_trace(tmp_pa
     assert set(result["networks"]) == {"g1", "g2", "warper", "g3"}
     for timed in result["networks"].values():
         assert timed["gflop"] > 0 and timed["seconds"] > 0 and not timed["backward"]
+        # Nearly all of a network's FLOPs are its convolutions', timed alone too.
+        assert 0.9 * timed["gflop"] <= timed["convolutions_gflop"] <= timed["gflop"] * 1.0001
+        assert timed["convolutions_seconds"] > 0
     assert result["operators"] and sum(operator["share"] for operator in result["operators"]) <= 1.0
     assert json.loads(Path(result["trace"]).read_text())["traceEvents"]
 
@@ -312,3 +318,31 @@ def test_the_ablation_trains_each_variant_on_fixed_steps_and_writes_its_section(
         [*longer, "--reuse"], check=False, env=environment, capture_output=True, text=True, timeout=300
     )
     assert refused.returncode != 0 and "rerun without --reuse" in refused.stderr
+
+
+def test_a_convolution_alone_counts_the_backward_it_was_asked_for():
+    layer = nn.Conv2d(4, 8, 3, padding=1)
+    shape = (1, 4, 16, 12)
+    forward = 2 * 4 * 8 * 9 * 16 * 12 / 1e9
+
+    def gflop(**grads) -> float:
+        flops, seconds = profiler.time_convolution(
+            layer, shape, repeats=1, autocast=contextlib.nullcontext, **grads
+        )
+        assert seconds > 0
+        return flops
+
+    assert gflop(weight_grad=False, input_grad=False) == pytest.approx(forward)
+    assert gflop(weight_grad=True, input_grad=False) == pytest.approx(2 * forward)
+    assert gflop(weight_grad=True, input_grad=True) == pytest.approx(3 * forward)
+
+
+def test_a_results_command_can_be_pasted_into_a_shell(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["train.py", "--heading", "## Training, native bf16", "--quick"])
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    command = results.command_line("bench/train.py")
+    assert command == (
+        "ONEDNN_MAX_CPU_ISA=AVX2 .venv/bin/python bench/train.py --heading '## Training, native bf16' --quick"
+    )
