@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from tryon import allocator
 from tryon.checkpoint import EMA_STATE, RAW_STATE, load_checkpoint
 from tryon.config import ModelConfig
 from tryon.nets import TryOnGenerators, WarpOutput
@@ -79,6 +80,8 @@ class TryOnPipeline:
         channels_last: bool | None = None,  # None: the device's layout
     ) -> None:
         device = next(generators.parameters()).device
+        if device.type == "cpu":
+            allocator.retain_freed_memory()  # each try-on reuses the last one's memory: no new pages
         self.memory_format = inference_memory_format(device, channels_last)
         self.generators = generators.eval().to(memory_format=self.memory_format)
         self.config = config

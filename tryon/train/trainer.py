@@ -16,6 +16,7 @@ import torch
 from torch.optim import Adam, Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from tryon import allocator
 from tryon.checkpoint import DISCRIMINATOR_STATE, EMA_STATE, RAW_STATE
 from tryon.config import ModelConfig, TrainConfig
 from tryon.data.dataset import TryOnBatch
@@ -94,6 +95,8 @@ class StageTrainer:
         self.precision = resolve_precision(config.precision, self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels once
+        else:
+            allocator.retain_freed_memory()  # each step reuses the last step's memory: no new pages
         self.step = 0
         self.stats = LossStats()
         self._check_freeze_targets()
