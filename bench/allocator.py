@@ -1,0 +1,245 @@
+"""Training steps and try-ons with glibc's default malloc against the retained heap that the CPU
+trainer and pipeline set up (`tryon.allocator.retain_freed_memory`): median time and peak RSS.
+
+The setting is process-wide and cannot be undone, so every measurement runs in a fresh process;
+`system` replaces `tryon.allocator.retain_freed_memory` with a no-op before anything is built. The
+two alternate over --rounds so that a busy machine slows each alike, and each row reports the
+median over rounds of each process's median.
+
+    .venv/bin/python bench/allocator.py --write bench/RESULTS.md
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 .venv/bin/python bench/allocator.py  # no-bf16 CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from machine import detect
+from results import command_line, write_section
+
+from tryon.precision import resolve_precision
+
+HEADING = "## Allocator"
+SIZE = "256x192"
+SETTINGS = ("system", "retained")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One thing to time: a training step of `stage` or a try-on of `garments` on one avatar."""
+
+    name: str
+    preset: str
+    stage: str | None = None  # a training step when set
+    garments: int = 1  # a try-on's batch otherwise
+
+    def describe(self) -> str:
+        if self.stage:
+            return f"training step, {self.preset}, {self.stage}, batch 1"
+        return f"try-on, {self.preset}, {self.garments} garment{'s' * (self.garments != 1)} on one avatar"
+
+
+WORKLOADS = {
+    workload.name: workload
+    for workload in (
+        Workload("train-default", "default", stage="full"),
+        Workload("train-original", "original", stage="full"),
+        Workload("tryon-1", "default", garments=1),
+        Workload("tryon-8", "default", garments=8),
+        Workload("tryon-32", "default", garments=32),
+    )
+}
+DEFAULT_WORKLOADS = "train-default,train-original,tryon-1,tryon-8"
+
+
+def training_pass(workload: Workload, args: argparse.Namespace) -> Callable[[], object]:
+    import torch
+    from train import build_trainer
+
+    trainer, batch = build_trainer(
+        stage=workload.stage,
+        preset=workload.preset,
+        size=SIZE,
+        batch=1,
+        device=torch.device("cpu"),
+        precision=args.precision,
+    )
+    return partial(trainer.train_step, [([0], batch)], epoch=0)
+
+
+def tryon_pass(workload: Workload, args: argparse.Namespace) -> Callable[[], object]:
+    import torch
+
+    from tryon.config import ModelConfig, Resolution
+    from tryon.labels import NUM_KEYPOINTS, NUM_LABELS
+    from tryon.nets import TryOnGenerators
+    from tryon.pipeline import TryOnPipeline
+
+    torch.manual_seed(0)
+    resolution = Resolution.parse(SIZE)
+    config = ModelConfig.from_preset(workload.preset, resolution)
+    pipeline = TryOnPipeline(TryOnGenerators.from_config(config), config, precision=args.precision)
+    height, width = resolution.shape
+    image = torch.rand(1, 3, height, width) * 2 - 1
+    labels = torch.randint(0, NUM_LABELS, (1, height, width))
+    keypoints = torch.rand(1, NUM_KEYPOINTS, 3) * torch.tensor([width, height, 1.0])
+    garment = torch.rand(workload.garments, 3, height, width) * 2 - 1
+    garment_mask = (torch.rand(workload.garments, 1, height, width) > 0.5).float()
+    return partial(pipeline, pipeline.represent(image, labels, keypoints), garment, garment_mask)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Runs inside the subprocess: the workload's median seconds, its page faults per pass (minor
+    faults: fresh pages touched) and the process's peak RSS."""
+    import torch
+
+    import tryon.allocator
+
+    torch.set_num_threads(args.threads)
+    if args.setting == "system":
+        tryon.allocator.retain_freed_memory = lambda: False
+    workload = WORKLOADS[args.workloads]
+    run_pass = training_pass(workload, args) if workload.stage else tryon_pass(workload, args)
+    for _ in range(args.warmup):
+        run_pass()
+    seconds = []
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        run_pass()
+        seconds.append(time.perf_counter() - started)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
+    return {
+        "median_s": statistics.median(seconds),
+        "faults_per_pass": faults / args.repeats,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+
+
+def run_child(args: argparse.Namespace, workload: str, setting: str) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--setting",
+        setting,
+        "--workloads",
+        workload,
+        "--precision",
+        args.precision,
+        "--threads",
+        str(args.threads),
+        "--warmup",
+        str(args.warmup),
+        "--repeats",
+        str(args.repeats),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{workload} with the {setting} allocator failed:\n{completed.stderr[-2000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def row(workload: Workload, results: dict[str, list[dict]]) -> str:
+    seconds = {setting: statistics.median(r["median_s"] for r in results[setting]) for setting in SETTINGS}
+    rss = {setting: max(r["peak_rss_gb"] for r in results[setting]) for setting in SETTINGS}
+    faults = {
+        setting: statistics.median(r["faults_per_pass"] for r in results[setting]) for setting in SETTINGS
+    }
+    spread = {
+        setting: "-".join(f"{value:.3f}" for value in sorted(r["median_s"] for r in results[setting]))
+        for setting in SETTINGS
+    }
+    return (
+        f"| {workload.describe()} | {seconds['system']:.3f} ({spread['system']}) "
+        f"| {seconds['retained']:.3f} ({spread['retained']}) | {seconds['system'] / seconds['retained']:.2f}x "
+        f"| {faults['system']:.0f} | {faults['retained']:.0f} | {rss['system']:.2f} | {rss['retained']:.2f} |"
+    )
+
+
+HEADER = [
+    (
+        "| workload (256x192) | system malloc: median s (per process) | retained heap: median s (per process) "
+        "| speed-up | system: page faults per pass | retained: page faults per pass "
+        "| system: peak RSS GB | retained: peak RSS GB |"
+    ),
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def section(command: str, lines: list[str], machine_line: str, args: argparse.Namespace) -> str:
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"Command: `{command}`",
+            f"({time.strftime('%Y-%m-%d')}; {machine_line}).",
+            "",
+            "`system` is glibc's malloc as it comes: allocations above its mmap threshold (at most 32 MB) are",
+            "fresh pages from the kernel, faulted in on first touch and unmapped on free. `retained` is what",
+            "the CPU trainer and pipeline set (`tryon.allocator`): every allocation from the heap, freed",
+            "memory kept there for the next pass. Each time is the median over the fresh processes of a",
+            f"setting ({args.rounds} per setting, the two alternating) of each process's median of {args.repeats} passes",
+            f"after {args.warmup} warm-up passes; the processes' medians are in brackets. Random weights;",
+            "training steps as `## Training` times them, try-ons as `## Inference` does. Page faults are the",
+            "process's minor faults (`getrusage`: fresh pages touched) per timed pass.",
+            "",
+            *lines,
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workloads", default=DEFAULT_WORKLOADS, help=f"Some of {', '.join(WORKLOADS)}.")
+    parser.add_argument("--rounds", type=int, default=3, help="Fresh processes per setting and workload.")
+    parser.add_argument("--repeats", type=int, default=3, help="Timed passes per process (median).")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
+    parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--setting", choices=SETTINGS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args)))
+        return
+
+    names = args.workloads.split(",")
+    unknown = sorted(set(names) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {sorted(WORKLOADS)}")
+    machine = detect("cpu", threads=args.threads)
+    machine_line = machine.describe(resolve_precision(args.precision, "cpu").name)
+    print(f"Machine: {machine_line}", flush=True)
+    lines = list(HEADER)
+    for line in HEADER:
+        print(line, flush=True)
+    for name in names:
+        results: dict[str, list[dict]] = {setting: [] for setting in SETTINGS}
+        for round_ in range(args.rounds):
+            order = SETTINGS if round_ % 2 == 0 else tuple(reversed(SETTINGS))
+            for setting in order:
+                results[setting].append(run_child(args, name, setting))
+        lines.append(row(WORKLOADS[name], results))
+        print(lines[-1], flush=True)
+    if args.write:
+        write_section(
+            args.write, HEADING, section(command_line("bench/allocator.py"), lines, machine_line, args)
+        )
+
+
+if __name__ == "__main__":
+    main()
