@@ -180,7 +180,7 @@ HEADER = [
 def section(command: str, lines: list[str], machine_line: str, args: argparse.Namespace) -> str:
     return "\n".join(
         [
-            HEADING,
+            args.heading,
             "",
             f"Command: `{command}`",
             f"({time.strftime('%Y-%m-%d')}; {machine_line}).",
@@ -210,6 +210,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
     parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
+    parser.add_argument("--heading", default=HEADING, help="Heading of the section --write (re)writes.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--setting", choices=SETTINGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -237,7 +238,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     if args.write:
         write_section(
-            args.write, HEADING, section(command_line("bench/allocator.py"), lines, machine_line, args)
+            args.write, args.heading, section(command_line("bench/allocator.py"), lines, machine_line, args)
         )
 
 

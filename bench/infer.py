@@ -49,11 +49,10 @@ MIN_REPEATS = 3  # the fewest timed passes whose median is reported
 MEGAPIXEL = 1e6
 NOISY_SPREAD = 1.5  # slowest / fastest timed pass above which something else was using the CPU
 SCALING = (
-    "Time per megapixel is expected to stay flat up to 512x384 and to rise at 1024x768, where the "
-    "full-resolution feature maps (tens of MB each) no longer fit in the caches and the memory-bound steps "
-    "(oneDNN's layout reorders, instance norm, concatenation, upsampling) grow faster than the FLOPs: "
-    "on 2026-12-01, default preset, fp32, one thread, the CPU seconds per megapixel were 12.7, 12.5 and "
-    "16-19 at the three sizes. A row far above that, or a noisy one, was measured on a busy machine."
+    "Time per megapixel stays flat (1.00x) where time grows with the pixels, as the FLOPs do. A row "
+    "below 1.00x spreads the pass's fixed costs (operator dispatch, the TPS fit's small solves) over more "
+    "pixels; a row above it spends more per pixel (feature maps that no longer fit in the caches, "
+    "memory-bound steps). A row far from its neighbours, or a noisy one, was measured on a busy machine."
 )
 
 
