@@ -16,7 +16,6 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from child import run_json
 from machine import detect
 from results import command_line, write_section
 
@@ -127,27 +127,11 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def run_child(args: argparse.Namespace, workload: str, setting: str) -> dict:
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        "--setting",
-        setting,
-        "--workloads",
-        workload,
-        "--precision",
-        args.precision,
-        "--threads",
-        str(args.threads),
-        "--warmup",
-        str(args.warmup),
-        "--repeats",
-        str(args.repeats),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{workload} with the {setting} allocator failed:\n{completed.stderr[-2000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    options = {"--setting": setting, "--workloads": workload, "--precision": args.precision}
+    options |= {"--threads": args.threads, "--warmup": args.warmup, "--repeats": args.repeats}
+    return run_json(
+        [sys.executable, __file__, "--child", *(str(part) for pair in options.items() for part in pair)]
+    )
 
 
 def row(workload: Workload, results: dict[str, list[dict]]) -> str:

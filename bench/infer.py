@@ -33,14 +33,15 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from child import run_json
 from machine import Machine, Unit, detect, time_yardstick, unit_from
 from quoted import TRYON, TRYON_UNITS, for_capability
 from results import command_line, write_section
+
 from tryon.precision import resolve_precision
 
 HEADING = "## Inference"
@@ -155,10 +156,7 @@ def run_child(args: argparse.Namespace, preset: str, size: str, batch: int, prec
         "--child",
         *(str(part) for option in options.items() for part in option),
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{preset} {size} batch {batch} failed:\n{completed.stderr[-2000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_json(command)
 
 
 def pixels(size: str) -> int:

@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from child import run_json
 from machine import detect, time_yardstick, unit_from
 from results import command_line, write_section
 
@@ -339,10 +339,7 @@ def run_child(args: argparse.Namespace, preset: str, workload: str) -> dict:
         "--traces",
         str(args.traces),
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_json(command)
 
 
 def tables(preset: str, workload: str, result: dict, unit) -> str:

@@ -26,7 +26,6 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +33,11 @@ import weakref
 from pathlib import Path
 from typing import Self
 
+from child import run_json
 from machine import Machine, Unit, detect, time_yardstick, unit_from
 from quoted import TRAINING_STEP, TRAINING_STEP_UNITS, for_capability
 from results import command_line, write_section
+
 from tryon.precision import resolve_precision
 
 HEADING = "## Training"
@@ -309,13 +310,6 @@ def child_command(
     return command + [flag for flag, on in flags.items() if on]
 
 
-def run_child(command: list[str]) -> dict:
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
 def estimate(reference: dict, size: str, batch: int, *, checkpointing: bool) -> tuple[float, float]:
     """(memory GB, step seconds) at `size` x `batch` from a measured 256x192 batch-1 reference:
     saved activations and FLOPs scale with pixels x batch, the weights and optimizer state do not.
@@ -471,7 +465,7 @@ def main_table(args: argparse.Namespace, yardstick_s: float) -> list[dict | str]
                         entries.append(skipped(preset, size, batch, stage, checkpointing, why, memory))
                         print(entries[-1], flush=True)
                         continue
-                result = run_child(
+                result = run_json(
                     child_command(args, preset, size, batch, stage, checkpointing=checkpointing)
                 )
                 reference = reference or result
@@ -519,7 +513,7 @@ def switch_table(args: argparse.Namespace, precision: str, machine: Machine) -> 
         if switch is None:
             report(lines, f"| {name} | not run: emulated bf16 takes minutes per step | | |")
             continue
-        result = run_child(child_command(args, "default", "256x192", 1, "full", **{**base, **switch}))
+        result = run_json(child_command(args, "default", "256x192", 1, "full", **{**base, **switch}))
         baseline = baseline or result["median_s"]
         report(
             lines,
@@ -528,7 +522,7 @@ def switch_table(args: argparse.Namespace, precision: str, machine: Machine) -> 
         )
     for workers in (0, 2):
         command = [sys.executable, __file__, "--child", "--size", "256x192", "--threads", str(args.threads)]
-        result = run_child([*command, "--loader-workers", str(workers)])
+        result = run_json([*command, "--loader-workers", str(workers)])
         report(
             lines,
             f"| DataLoader, {workers} workers: samples/s decoded (256x192) | {result['samples_per_s']:.0f} | | |",

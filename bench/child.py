@@ -1,0 +1,18 @@
+"""Every benchmark measures each configuration in a fresh process, so that its peak RSS, its
+allocator and its oneDNN primitive caches are its own; the process prints its result as JSON on
+its last line of output."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+
+
+def run_json(command: list[str]) -> dict | list:
+    """Run `command` and return the JSON on the last line of its output; a failure raises
+    RuntimeError with the command and the end of its error output."""
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
