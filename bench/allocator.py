@@ -1,10 +1,10 @@
 """Training steps and try-ons with glibc's default malloc against the retained heap that the CPU
 trainer and pipeline set up (`tryon.allocator.retain_freed_memory`): median time and peak RSS.
 
-The setting is process-wide and cannot be undone, so every measurement runs in a fresh process;
-`system` replaces `tryon.allocator.retain_freed_memory` with a no-op before anything is built. The
-two alternate over --rounds so that a busy machine slows each alike, and each row reports the
-median over rounds of each process's median.
+The setting is process-wide and cannot be undone, so every measurement runs in a fresh process
+with $TRYON_ALLOCATOR set to the setting (`system` or `retained`). The two alternate over --rounds
+so that a busy machine slows each alike, and each row reports the median over rounds of each
+process's median.
 
     .venv/bin/python bench/allocator.py --write bench/RESULTS.md
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 .venv/bin/python bench/allocator.py  # no-bf16 CPU
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -27,11 +28,12 @@ from child import run_json
 from machine import detect
 from results import command_line, write_section
 
+from tryon.allocator import ALLOCATOR_ENV
 from tryon.precision import resolve_precision
 
 HEADING = "## Allocator"
 SIZE = "256x192"
-SETTINGS = ("system", "retained")
+SETTINGS = ("system", "retained")  # of ALLOCATOR_ENV
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,7 @@ def measure(args: argparse.Namespace) -> dict:
     faults: fresh pages touched) and the process's peak RSS."""
     import torch
 
-    import tryon.allocator
-
     torch.set_num_threads(args.threads)
-    if args.setting == "system":
-        tryon.allocator.retain_freed_memory = lambda: False
     workload = WORKLOADS[args.workloads]
     run_pass = training_pass(workload, args) if workload.stage else tryon_pass(workload, args)
     for _ in range(args.warmup):
@@ -127,11 +125,10 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def run_child(args: argparse.Namespace, workload: str, setting: str) -> dict:
-    options = {"--setting": setting, "--workloads": workload, "--precision": args.precision}
-    options |= {"--threads": args.threads, "--warmup": args.warmup, "--repeats": args.repeats}
-    return run_json(
-        [sys.executable, __file__, "--child", *(str(part) for pair in options.items() for part in pair)]
-    )
+    options = {"--workloads": workload, "--precision": args.precision, "--threads": args.threads}
+    options |= {"--warmup": args.warmup, "--repeats": args.repeats}
+    command = [sys.executable, __file__, "--child", *(str(part) for pair in options.items() for part in pair)]
+    return run_json(command, environment={**os.environ, ALLOCATOR_ENV: setting})
 
 
 def row(workload: Workload, results: dict[str, list[dict]]) -> str:
@@ -171,8 +168,8 @@ def section(command: str, lines: list[str], machine_line: str, args: argparse.Na
             "",
             "`system` is glibc's malloc as it comes: allocations above its mmap threshold (at most 32 MB) are",
             "fresh pages from the kernel, faulted in on first touch and unmapped on free. `retained` is what",
-            "the CPU trainer and pipeline set (`tryon.allocator`): every allocation from the heap, freed",
-            "memory kept there for the next pass. Each time is the median over the fresh processes of a",
+            "the CPU trainer and pipeline set by default (`tryon.allocator`; $TRYON_ALLOCATOR picks either):",
+            "every allocation from the heap, freed memory kept there for the next pass. Each time is the median over the fresh processes of a",
             f"setting ({args.rounds} per setting, the two alternating) of each process's median of {args.repeats} passes",
             f"after {args.warmup} warm-up passes; the processes' medians are in brackets. Random weights;",
             "training steps as `## Training` times them, try-ons as `## Inference` does. Page faults are the",
@@ -196,7 +193,6 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
     parser.add_argument("--heading", default=HEADING, help="Heading of the section --write (re)writes.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--setting", choices=SETTINGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args)))

@@ -9,10 +9,10 @@ import shlex
 import subprocess
 
 
-def run_json(command: list[str]) -> dict | list:
-    """Run `command` and return the JSON on the last line of its output; a failure raises
-    RuntimeError with the command and the end of its error output."""
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+def run_json(command: list[str], *, environment: dict[str, str] | None = None) -> dict | list:
+    """Run `command` (in `environment`, else this process's) and return the JSON on the last line
+    of its output; a failure raises RuntimeError with the command and the end of its error output."""
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if completed.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -22,6 +22,11 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 NEVER_TRIM = -1  # mallopt(3): "Setting M_TRIM_THRESHOLD to -1 disables trimming completely"
 
+ALLOCATOR_ENV = "TRYON_ALLOCATOR"
+"""`retained` (the default when unset) or `system`: glibc's malloc as it comes, for a process whose
+memory matters more than its speed (a served worker whose batches vary in size, say)."""
+ALLOCATOR_SETTINGS = ("retained", "system")
+
 
 @functools.cache
 def retain_freed_memory() -> bool:
@@ -29,8 +34,14 @@ def retain_freed_memory() -> bool:
 
     Process-wide and idempotent; called by the CPU trainer and the CPU try-on pipeline. The process's
     resident memory then stays at its high-water mark (plus the heap's fragmentation) instead of
-    shrinking between passes. Returns False, changing nothing, where the C library is not glibc.
+    shrinking between passes. Returns False, changing nothing, where the C library is not glibc or
+    where $TRYON_ALLOCATOR is `system`; any other value of it than the two raises ValueError.
     """
+    setting = os.environ.get(ALLOCATOR_ENV) or "retained"
+    if setting not in ALLOCATOR_SETTINGS:
+        raise ValueError(f"${ALLOCATOR_ENV}={setting!r}: use one of {', '.join(ALLOCATOR_SETTINGS)}")
+    if setting == "system":
+        return False
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
             return False
