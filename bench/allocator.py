@@ -13,7 +13,6 @@ process's median.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -22,11 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
-from child import run_json
+from child import parse_or_measure, run_json
 from machine import detect
-from results import command_line, write_section
+from results import add_section_options, command_line, write_section
 
 from tryon.allocator import ALLOCATOR_ENV
 from tryon.precision import resolve_precision
@@ -190,12 +188,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
-    parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
-    parser.add_argument("--heading", default=HEADING, help="Heading of the section --write (re)writes.")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args)))
+    add_section_options(parser, HEADING)
+    args = parse_or_measure(parser, measure)
+    if args is None:
         return
 
     names = args.workloads.split(",")

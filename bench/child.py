@@ -4,9 +4,11 @@ its last line of output."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import subprocess
+from collections.abc import Callable
 
 
 def run_json(command: list[str], *, environment: dict[str, str] | None = None) -> dict | list:
@@ -16,3 +18,16 @@ def run_json(command: list[str], *, environment: dict[str, str] | None = None) -
     if completed.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def parse_or_measure(
+    parser: argparse.ArgumentParser, measure: Callable[[argparse.Namespace], object]
+) -> argparse.Namespace | None:
+    """The parsed command line; or, run as a configuration's process (the hidden --child option),
+    None once `measure(args)` has been printed as the JSON that `run_json` reads."""
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.child:
+        return args
+    print(json.dumps(measure(args)))
+    return None

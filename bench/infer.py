@@ -30,17 +30,15 @@ expanded to the batch without copying, as the server and the catalog renderer do
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from child import run_json
+from child import parse_or_measure, run_json
 from machine import Machine, Unit, detect, time_yardstick, unit_from
 from quoted import TRYON, TRYON_UNITS, for_capability
-from results import command_line, write_section
+from results import add_section_options, command_line, write_section
 
 from tryon.precision import resolve_precision
 
@@ -358,12 +356,9 @@ def main() -> None:
         help=f"Weight layouts, some of {', '.join(LAYOUTS)}; several are timed interleaved in one process "
         "(auto: the device's, `tryon.precision.inference_memory_format`).",
     )
-    parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
-    parser.add_argument("--heading", default=HEADING, help="Heading of the section --write (re)writes.")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args)))
+    add_section_options(parser, HEADING)
+    args = parse_or_measure(parser, measure)
+    if args is None:
         return
 
     precision = resolve_precision(args.precision, args.device).name

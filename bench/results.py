@@ -3,6 +3,7 @@ section (from its `## ` heading to the next one) and leaves the others as they a
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -36,5 +37,14 @@ def write_section(path: Path, heading: str, section: str) -> None:
 def command_line(script: str) -> str:
     """The command that started this run, for a results section, as a shell would take it: the
     RUN_ENVIRONMENT variables that are set, the project's interpreter, `script` and its arguments."""
-    environment = [f"{name}={shlex.quote(os.environ[name])}" for name in RUN_ENVIRONMENT if name in os.environ]
+    environment = [
+        f"{name}={shlex.quote(os.environ[name])}" for name in RUN_ENVIRONMENT if name in os.environ
+    ]
     return " ".join([*environment, shlex.join([".venv/bin/python", script, *sys.argv[1:]])])
+
+
+def add_section_options(parser: argparse.ArgumentParser, heading: str) -> None:
+    """--write (the results file) and --heading (its section, `heading` by default): the options of a
+    script whose section can be written under another heading, as for another machine's run."""
+    parser.add_argument("--write", type=Path, help="Results file whose section to (re)write.")
+    parser.add_argument("--heading", default=heading, help="Heading of the section --write (re)writes.")

@@ -360,7 +360,10 @@ def test_the_allocator_comparison_times_both_settings_and_only_the_retained_heap
     (line,) = [line for line in section.splitlines() if line.startswith("| try-on, default, 1 garment")]
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     system_s, retained_s = (float(cell.split()[0]) for cell in cells[1:3])
-    assert cells[3] == f"{system_s / retained_s:.2f}x"
+    # The speed-up comes from the unrounded medians: within what the shown (3-decimal) ones allow.
+    half = 0.0005
+    lowest, highest = (system_s - half) / (retained_s + half), (system_s + half) / (retained_s - half)
+    assert lowest - 0.005 <= float(cells[3].removesuffix("x")) <= highest + 0.005
     system_faults, retained_faults = int(cells[4]), int(cells[5])
     # A 256x192 try-on's activations are above glibc's starting mmap threshold: fresh pages every pass.
     assert system_faults > 10 * max(retained_faults, 50)
