@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from child import parse_or_measure, run_json
+from infer import synthetic_tryon
 from machine import detect
 from results import add_section_options, command_line, write_section
 
@@ -81,7 +82,6 @@ def tryon_pass(workload: Workload, args: argparse.Namespace) -> Callable[[], obj
     import torch
 
     from tryon.config import ModelConfig, Resolution
-    from tryon.labels import NUM_KEYPOINTS, NUM_LABELS
     from tryon.nets import TryOnGenerators
     from tryon.pipeline import TryOnPipeline
 
@@ -89,13 +89,7 @@ def tryon_pass(workload: Workload, args: argparse.Namespace) -> Callable[[], obj
     resolution = Resolution.parse(SIZE)
     config = ModelConfig.from_preset(workload.preset, resolution)
     pipeline = TryOnPipeline(TryOnGenerators.from_config(config), config, precision=args.precision)
-    height, width = resolution.shape
-    image = torch.rand(1, 3, height, width) * 2 - 1
-    labels = torch.randint(0, NUM_LABELS, (1, height, width))
-    keypoints = torch.rand(1, NUM_KEYPOINTS, 3) * torch.tensor([width, height, 1.0])
-    garment = torch.rand(workload.garments, 3, height, width) * 2 - 1
-    garment_mask = (torch.rand(workload.garments, 1, height, width) > 0.5).float()
-    return partial(pipeline, pipeline.represent(image, labels, keypoints), garment, garment_mask)
+    return partial(pipeline, *synthetic_tryon(pipeline, garments=workload.garments))
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -167,9 +161,10 @@ def section(command: str, lines: list[str], machine_line: str, args: argparse.Na
             "`system` is glibc's malloc as it comes: allocations above its mmap threshold (at most 32 MB) are",
             "fresh pages from the kernel, faulted in on first touch and unmapped on free. `retained` is what",
             "the CPU trainer and pipeline set by default (`tryon.allocator`; $TRYON_ALLOCATOR picks either):",
-            "every allocation from the heap, freed memory kept there for the next pass. Each time is the median over the fresh processes of a",
-            f"setting ({args.rounds} per setting, the two alternating) of each process's median of {args.repeats} passes",
-            f"after {args.warmup} warm-up passes; the processes' medians are in brackets. Random weights;",
+            "every allocation from the heap, freed memory kept there for the next pass. Each time is the",
+            f"median over the fresh processes of a setting ({args.rounds} per setting, the two alternating) of",
+            f"each process's median of {args.repeats} passes after {args.warmup} warm-up passes; the processes'",
+            "medians are in brackets. Random weights;",
             "training steps as `## Training` times them, try-ons as `## Inference` does. Page faults are the",
             "process's minor faults (`getrusage`: fresh pages touched) per timed pass.",
             "",

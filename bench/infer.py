@@ -59,6 +59,24 @@ LAYOUTS = {"auto": None, "channels_last": True, "contiguous": False}
 """--memory-formats names and `TryOnPipeline`'s `channels_last` for each (auto: the device's)."""
 
 
+def synthetic_tryon(pipeline, *, garments: int) -> tuple:
+    """A random avatar's representation and `garments` random garments with their masks, at the
+    pipeline's resolution and on its device: what every try-on benchmark passes to `pipeline`."""
+    import torch
+
+    from tryon.labels import NUM_KEYPOINTS, NUM_LABELS
+
+    device = pipeline.device
+    height, width = pipeline.config.resolution.shape
+    image = torch.rand(1, 3, height, width, device=device) * 2 - 1
+    labels = torch.randint(0, NUM_LABELS, (1, height, width), device=device)
+    frame = torch.tensor([width, height, 1.0], device=device)
+    keypoints = torch.rand(1, NUM_KEYPOINTS, 3, device=device) * frame
+    garment = torch.rand(garments, 3, height, width, device=device) * 2 - 1
+    garment_mask = (torch.rand(garments, 1, height, width, device=device) > 0.5).float()
+    return pipeline.represent(image, labels, keypoints), garment, garment_mask
+
+
 def measure(args: argparse.Namespace) -> list[dict]:
     """Runs inside the subprocess: build the pipeline with random weights and time try-ons, one result
     per weight layout of --memory-formats. Several layouts are timed interleaved in this one process
@@ -69,7 +87,6 @@ def measure(args: argparse.Namespace) -> list[dict]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from tryon.config import ModelConfig, Resolution
-    from tryon.labels import NUM_KEYPOINTS, NUM_LABELS
     from tryon.nets import TryOnGenerators
     from tryon.pipeline import TryOnPipeline
 
@@ -87,14 +104,7 @@ def measure(args: argparse.Namespace) -> list[dict]:
         )
         for layout in layouts
     ]
-    height, width = resolution.shape
-    image = torch.rand(1, 3, height, width, device=device) * 2 - 1
-    labels = torch.randint(0, NUM_LABELS, (1, height, width), device=device)
-    frame = torch.tensor([width, height, 1.0], device=device)
-    keypoints = torch.rand(1, NUM_KEYPOINTS, 3, device=device) * frame
-    garment = torch.rand(batch, 3, height, width, device=device) * 2 - 1
-    garment_mask = (torch.rand(batch, 1, height, width, device=device) > 0.5).float()
-    person = pipelines[0].represent(image, labels, keypoints)
+    person, garment, garment_mask = synthetic_tryon(pipelines[0], garments=batch)
 
     def tryon(pipeline: TryOnPipeline) -> float:
         started = time.perf_counter()

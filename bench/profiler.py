@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from child import run_json
+from infer import synthetic_tryon
 from machine import detect, time_yardstick, unit_from
 from results import command_line, write_section
 
@@ -285,10 +286,8 @@ def profile_workload(args: argparse.Namespace) -> dict:
 
 def tryon_workload(args: argparse.Namespace):
     """A try-on with random weights on a precomputed person: (pipeline, run, autocast, inference)."""
-    import torch
 
     from tryon.config import ModelConfig, Resolution
-    from tryon.labels import NUM_KEYPOINTS, NUM_LABELS
     from tryon.nets import TryOnGenerators
     from tryon.pipeline import TryOnPipeline
 
@@ -300,14 +299,7 @@ def tryon_workload(args: argparse.Namespace):
         precision=args.precision,
         channels_last=TRYON_LAYOUTS[args.memory_format],
     )
-    height, width = resolution.shape
-    person = pipeline.represent(
-        torch.rand(1, 3, height, width) * 2 - 1,
-        torch.randint(0, NUM_LABELS, (1, height, width)),
-        torch.rand(1, NUM_KEYPOINTS, 3) * torch.tensor([width, height, 1.0]),
-    )
-    garment = torch.rand(args.batch, 3, height, width) * 2 - 1
-    garment_mask = (torch.rand(args.batch, 1, height, width) > 0.5).float()
+    person, garment, garment_mask = synthetic_tryon(pipeline, garments=args.batch)
 
     def run() -> None:
         pipeline(person, garment, garment_mask)
