@@ -67,8 +67,8 @@ class TryOnPipeline:
     the time there), fp16 on GPUs without bf16, and fp32 on CPUs without native bf16, where emulated
     bf16 is several times slower than fp32. The composition steps and the returned tensors stay
     float32. `channels_last` chooses the weights' layout, which the pipeline sets in place; None is
-    the device's (`tryon.precision.inference_memory_format`, where the measurements are: contiguous
-    on the CPU, channels_last on CUDA).
+    the faster one for the device and precision (`tryon.precision.inference_memory_format`, where
+    the measurements are: channels_last on CUDA and for fp32 on the CPU, contiguous for bf16 there).
     """
 
     def __init__(
@@ -82,10 +82,10 @@ class TryOnPipeline:
         device = next(generators.parameters()).device
         if device.type == "cpu":
             allocator.retain_freed_memory()  # each try-on reuses the last one's memory: no new pages
-        self.memory_format = inference_memory_format(device, channels_last)
+        self.precision = resolve_precision(precision, device)
+        self.memory_format = inference_memory_format(device, channels_last, precision=self.precision.name)
         self.generators = generators.eval().to(memory_format=self.memory_format)
         self.config = config
-        self.precision = resolve_precision(precision, device)
 
     @classmethod
     def from_checkpoint(

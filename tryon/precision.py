@@ -79,28 +79,29 @@ class Precision:
 
 
 def inference_memory_format(
-    device: torch.device | str, channels_last: bool | None = None
+    device: torch.device | str, channels_last: bool | None = None, *, precision: str = "fp32"
 ) -> torch.memory_format:
-    """The layout the inference networks' weights (and so their activations) are kept in on `device`:
-    channels_last (NHWC) or contiguous (NCHW) as `channels_last` says, and where it is None the
-    device's: contiguous on the CPU, channels_last on CUDA.
+    """The layout the inference networks' weights (and so their activations) are kept in on `device`
+    for networks run at `precision` (a resolved name, `Precision.name`): channels_last (NHWC) or
+    contiguous (NCHW) as `channels_last` says, and where it is None the measured faster one:
+    channels_last on CUDA and for fp32 on the CPU, contiguous for bf16 on the CPU.
 
-    Every U-Net layer pairs a convolution with an instance norm, and ATen's instance norm makes its
-    input contiguous: with channels_last weights each convolution turned its input to NHWC and each
-    norm turned it back, two full copies per layer, 30% of the default preset's try-on on an AVX2
-    CPU (fp32, 256x192, batch 1: `aten::copy_`, 266 calls, in bench/RESULTS.md's profile). At
-    inference the U-Net's norm now runs as a group norm (`tryon.nets.unet.InstanceNorm`), which
-    takes NHWC without a copy; NHWC and NCHW then measured within noise of each other on that CPU
-    (bench/infer.py `--memory-formats channels_last,contiguous`, interleaved on a busy machine),
-    and NCHW is kept: ATen's NHWC group norm is about 20 times less precise (1e-5 against 5e-7 on
-    unit-variance maps) and moved a random-weight G1's logits by 5e-3 where NCHW moves them by 1e-4. On CUDA,
-    channels_last stays the default, not measured against NCHW here (tensor-core convolutions
-    prefer NHWC in bf16 and fp16).
+    The CPU measurements (bench/infer.py `--memory-formats channels_last,contiguous`, interleaved in
+    one process, 256x192, batch 1, bench/RESULTS.md `## Inference`): in fp32 on an AVX2 CPU, oneDNN's
+    NHWC convolutions are up to 4 times faster than its NCHW ones for the narrow full-resolution
+    layers (16 channels at 256x192), and NHWC took the default preset's try-on from 85% to 106% of
+    the yardstick's GFLOP/s (1.25x; 1.17x at 512x384, 1.02-1.05x for the `original` preset). With
+    native bf16 NCHW was about 10% faster (default preset, batches 1 and 8), so bf16 keeps it.
+    ATen's NHWC group norm (the U-Net's norm at inference, `tryon.nets.unet.InstanceNorm`) sums
+    squares where its NCHW one does not and is less precise (about 1e-5 against 5e-7 on
+    unit-variance maps); on a trained model's test split the two layouts gave the same labels and
+    evaluation metrics within their noise (bench/RESULTS.md). On CUDA channels_last is the default
+    without an NCHW measurement here (tensor-core convolutions prefer NHWC in bf16 and fp16).
     """
     import torch
 
     if channels_last is None:
-        channels_last = torch.device(device).type == "cuda"
+        channels_last = torch.device(device).type == "cuda" or precision == "fp32"
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
