@@ -14,6 +14,7 @@ full resolution, as the regressor's would.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -68,18 +69,14 @@ class FitOperators:
 
     offset_map: Tensor  # (H * W, K * K) `tps_offset_map`: the gradient's product
     offset_map_t: Tensor  # its transpose, contiguous: the grid's product
-    identity_t: Tensor  # (2, H * W) pixel centres, x then y
-    centres_t: Tensor  # (2, K * K) the regular grid, x then y
+    base_t: Tensor  # (2, H * W) the grid of zero points: pixel centres minus the regular grid's map
+    constraint: Tensor  # (K * K, K * K) `constraint_matrix`
 
 
-def constraint_gradient(points: Tensor, k: int) -> Tensor:
-    """The gradient of `second_order_constraint` at folded (2 * B, K * K) points, folded alike.
-
-    The constraint is a sum of squared second differences d, so its gradient scatters 2 d back with
-    the stencil's weights (1, -2, 1), as autograd does; for an affine grid, where every difference
-    is exactly zero, so is the gradient (a dense matrix product would leave rounding noise there,
-    which Adam's normalised step would turn into moves of up to its step size).
-    """
+def stencil_gradient(points: Tensor, k: int) -> Tensor:
+    """The gradient of `second_order_constraint` at folded (2 * B, K * K) points, folded alike: the
+    constraint is a sum of squared second differences d, so its gradient scatters 2 d back with
+    the stencil's weights (1, -2, 1), as autograd does."""
     grid = points.view(-1, k, k)
     gradient = torch.zeros_like(grid)
     for dim in (1, 2):
@@ -91,16 +88,36 @@ def constraint_gradient(points: Tensor, k: int) -> Tensor:
     return gradient.view_as(points)
 
 
+@functools.cache
+def constraint_matrix(k: int, device: torch.device) -> Tensor:
+    """(K * K, K * K) the matrix of the constraint's gradient: `points @ it` for folded points.
+
+    The gradient is linear in the points, so one product replaces the stencil's two dozen small
+    kernels per fit step. The entries are small integers, so on an affine grid of dyadic points
+    (the regular grid, scaled and shifted by powers of two) every product and partial sum is exact
+    and the gradient is exactly zero, as the stencil's and autograd's are: a rounding residue
+    there would become a move of Adam's full step size, which normalises the gradient.
+    """
+    return stencil_gradient(torch.eye(k * k, device=device), k)
+
+
+def constraint_gradient(points: Tensor, k: int) -> Tensor:
+    """The gradient of `second_order_constraint` at folded (2 * B, K * K) points, folded alike."""
+    return points @ constraint_matrix(k, points.device)
+
+
+@functools.lru_cache(maxsize=4)
 def fit_operators(k: int, height: int, width: int, device: torch.device) -> FitOperators:
-    """The operators of a K x K fit at `height` x `width`: the dense grid's map for that size
-    (`tryon.ops.tps.dense_tps_map`, built once per size and device, float32 whatever autocast is on)
-    and the regular grid."""
+    """The operators of a K x K fit at `height` x `width`, built once per size and device (float32:
+    the fit runs with autocast off): the dense grid's map for that size (`tryon.ops.tps.dense_tps_map`)
+    and the constraint's matrix."""
     identity_t, offset_map_t = dense_tps_map(k, height, width, device)
+    centres_t = regular_grid(k, device=device).T.contiguous()
     return FitOperators(
         offset_map=offset_map_t.T,
         offset_map_t=offset_map_t,
-        identity_t=identity_t,
-        centres_t=regular_grid(k, device=device).T.contiguous(),
+        base_t=torch.addmm(identity_t, centres_t, offset_map_t, alpha=-1),
+        constraint=constraint_matrix(k, device),
     )
 
 
@@ -117,11 +134,34 @@ def unfold(folded: Tensor, batch: int) -> Tensor:
 def soft_dice_gradient(warped: Tensor, target: Tensor) -> Tensor:
     """d/d`warped` of `soft_dice_loss` summed over the batch, as autograd takes it (the clamp of the
     denominator included): (-2 target + 2 I / T [T >= eps]) / max(T, eps) per sample."""
-    intersection = (warped * target).sum(dim=(1, 2, 3), keepdim=True)
-    total = warped.sum(dim=(1, 2, 3), keepdim=True) + target.sum(dim=(1, 2, 3), keepdim=True)
-    clamped = total.clamp_min(DICE_EPS)
-    through_total = 2 * intersection / clamped * (total >= DICE_EPS)
-    return (through_total - 2 * target) / clamped
+    return DiceTarget.of(target).gradient(warped)
+
+
+@dataclass(frozen=True)
+class DiceTarget:
+    """A target mask (B, 1, H, W) with what the Dice gradient needs of it at every fit step."""
+
+    mask: Tensor
+    with_ones: Tensor  # (B, H * W, 2): the mask and ones, so that one product sums I and the mask
+    total: Tensor  # (B, 1, 1) the mask's sum
+
+    @classmethod
+    def of(cls, target: Tensor) -> DiceTarget:
+        flat = target.reshape(target.shape[0], -1, 1)
+        return cls(
+            mask=target, with_ones=torch.cat([flat, torch.ones_like(flat)], dim=2), total=flat.sum(1, True)
+        )
+
+    def gradient(self, warped: Tensor) -> Tensor:
+        """`soft_dice_gradient(warped, self.mask)` in two full-size kernels: one product for both
+        sums, one multiply-add for the gradient."""
+        sums = torch.bmm(warped.reshape(warped.shape[0], 1, -1), self.with_ones)  # (B, 1, 2): I, sum
+        intersection, total = sums.split(1, dim=2)
+        total = total + self.total
+        clamped = total.clamp_min(DICE_EPS)
+        through_total = 2 * intersection / clamped * (total >= DICE_EPS)
+        shape = (-1, 1, 1, 1)
+        return torch.addcmul((through_total / clamped).view(shape), self.mask, (-2 / clamped).view(shape))
 
 
 def fit_control_points(
@@ -134,9 +174,9 @@ def fit_control_points(
     gradient), the soft Dice loss of the warped mask plus `fit.constraint` times the second-order
     constraint, with Adam. The gradient is written out rather than taken by autograd: the grid is
     linear in the points (`FitOperators`), `grid_sample`'s own backward gives the gradient at the
-    grid, and the constraint's is its stencil (`constraint_gradient`); so a step is a handful of
-    kernels without a graph, the same under `torch.inference_mode` as outside it, and equal to
-    autograd's within rounding.
+    grid, the constraint's is a fixed matrix (`constraint_matrix`) and the Dice loss's two sums are
+    one product (`DiceTarget`); so a step is about twenty kernels without a graph, the same under
+    `torch.inference_mode` as outside it, and equal to autograd's within rounding.
     Runs in float32 with autocast off. Samples with an empty target keep their points (their Dice
     loss has no gradient).
     """
@@ -146,39 +186,48 @@ def fit_control_points(
     k = round(count**0.5)
     size = fit_size(*target_mask.shape[-2:], fit.max_height)
     device = control_points.device
-    ops = fit_operators(k, *size, device)
     beta1, beta2 = ADAM_BETAS
     with torch.no_grad(), full_precision(device):
+        ops = fit_operators(k, *size, device)
         garment, target = (resized(mask.detach().float(), size) for mask in (garment_mask, target_mask))
-        identity = ops.identity_t.repeat(batch, 1)  # (2 * B, H * W), folded as the points are
-        centres = ops.centres_t.repeat(batch, 1)
+        dice = DiceTarget.of(target)
+        base = ops.base_t.repeat(batch, 1)  # (2 * B, H * W), folded as the points are
         points = fold(control_points.detach().float()).clone()  # updated in place: never the caller's
-        exp_avg = torch.zeros_like(points)
-        exp_avg_sq = torch.zeros_like(points)
-        for step in range(1, fit.steps + 1):
-            grid = torch.addmm(identity, points - centres, ops.offset_map_t)
+        gradient = torch.empty_like(points)
+        exp_avg, exp_avg_sq = torch.zeros_like(points), torch.zeros_like(points)
+        step = torch.zeros((), device=device)
+        for _ in range(fit.steps):
+            grid = torch.addmm(base, points, ops.offset_map_t)
             grid = grid.view(batch, 2, *size).permute(0, 2, 3, 1)  # (B, H, W, 2), x and y last
             warped = F.grid_sample(garment, grid, padding_mode="zeros", align_corners=False)
             grid_gradient = torch.ops.aten.grid_sampler_2d_backward(
-                soft_dice_gradient(warped, target),
-                garment,
-                grid,
-                BILINEAR,
-                ZEROS_PADDING,
-                False,
-                [False, True],
+                dice.gradient(warped), garment, grid, BILINEAR, ZEROS_PADDING, False, [False, True]
             )[1]
-            gradient = torch.addmm(
-                constraint_gradient(points, k),
+            torch.addmm(
+                points @ ops.constraint,
                 fold(grid_gradient.view(batch, -1, 2)),
                 ops.offset_map,
                 beta=fit.constraint,
+                out=gradient,
             )
-            # Adam as `torch.optim.Adam` takes its step (defaults, no weight decay).
-            exp_avg.lerp_(gradient, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
-            denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(ADAM_EPS)
-            points.addcdiv_(exp_avg, denom, value=-fit.lr / (1 - beta1**step))
+            # Adam as `torch.optim.Adam(fused=True)` takes its step (defaults, no weight decay): one
+            # kernel for the moments and the update where the unfused step takes seven.
+            step.add_(1)
+            torch._fused_adam_(
+                [points],
+                [gradient],
+                [exp_avg],
+                [exp_avg_sq],
+                [],
+                [step],
+                lr=fit.lr,
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=0.0,
+                eps=ADAM_EPS,
+                amsgrad=False,
+                maximize=False,
+            )
         return unfold(points, batch).contiguous()
 
 
