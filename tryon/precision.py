@@ -87,15 +87,16 @@ def inference_memory_format(
     channels_last on CUDA and for fp32 on the CPU, contiguous for bf16 on the CPU.
 
     The CPU measurements (bench/infer.py `--memory-formats channels_last,contiguous`, interleaved in
-    one process, 256x192, batch 1, bench/RESULTS.md `## Inference`): in fp32 on an AVX2 CPU, oneDNN's
-    NHWC convolutions are up to 4 times faster than its NCHW ones for the narrow full-resolution
-    layers (16 channels at 256x192), and NHWC took the default preset's try-on from 85% to 106% of
-    the yardstick's GFLOP/s (1.25x; 1.17x at 512x384, 1.02-1.05x for the `original` preset). With
-    native bf16 NCHW was about 10% faster (default preset, batches 1 and 8), so bf16 keeps it.
-    ATen's NHWC group norm (the U-Net's norm at inference, `tryon.nets.unet.InstanceNorm`) sums
-    squares where its NCHW one does not and is less precise (about 1e-5 against 5e-7 on
-    unit-variance maps); on a trained model's test split the two layouts gave the same labels and
-    evaluation metrics within their noise (bench/RESULTS.md). On CUDA channels_last is the default
+    one process, batch 1; bench/RESULTS.md `## Inference layouts` and `## Inference layouts, native
+    bf16`): in fp32 on an AVX2 CPU NHWC made the default preset's try-on 1.13x faster at 256x192
+    (87% to 99% of the yardstick's GFLOP/s) and 1.16x at 512x384, the `original` preset's 1.01-1.06x;
+    oneDNN's NCHW kernels are slowest on the narrow full-resolution layers (16 channels at 256x192,
+    up to 4 times slower than NHWC in a one-off timing of that layer alone). With native bf16 NCHW
+    was faster (1.07x at batch 1, 1.12x at batch 8), so bf16 keeps it. ATen's NHWC group norm (the
+    U-Net's norm at inference, `tryon.nets.unet.InstanceNorm`) is less precise than its NCHW one
+    (about 1e-5 against 5e-7 on unit-variance maps); on the main job's
+    trained model (128x96 test split) both layouts gave the same layout IoUs and try-on metrics
+    within 0.25% of each other (bench/RESULTS.md `## Profile`). On CUDA channels_last is the default,
     without an NCHW measurement here (tensor-core convolutions prefer NHWC in bf16 and fp16).
     """
     import torch
