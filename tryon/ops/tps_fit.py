@@ -70,7 +70,6 @@ class FitOperators:
     offset_map: Tensor  # (H * W, K * K) `tps_offset_map`: the gradient's product
     offset_map_t: Tensor  # its transpose, contiguous: the grid's product
     base_t: Tensor  # (2, H * W) the grid of zero points: pixel centres minus the regular grid's map
-    constraint: Tensor  # (K * K, K * K) `constraint_matrix`
 
 
 def stencil_gradient(points: Tensor, k: int) -> Tensor:
@@ -110,14 +109,13 @@ def constraint_gradient(points: Tensor, k: int) -> Tensor:
 def fit_operators(k: int, height: int, width: int, device: torch.device) -> FitOperators:
     """The operators of a K x K fit at `height` x `width`, built once per size and device (float32:
     the fit runs with autocast off): the dense grid's map for that size (`tryon.ops.tps.dense_tps_map`)
-    and the constraint's matrix."""
+    and its grid at all-zero points, to which a step adds the points' product."""
     identity_t, offset_map_t = dense_tps_map(k, height, width, device)
     centres_t = regular_grid(k, device=device).T.contiguous()
     return FitOperators(
         offset_map=offset_map_t.T,
         offset_map_t=offset_map_t,
         base_t=torch.addmm(identity_t, centres_t, offset_map_t, alpha=-1),
-        constraint=constraint_matrix(k, device),
     )
 
 
@@ -204,7 +202,7 @@ def fit_control_points(
                 dice.gradient(warped), garment, grid, BILINEAR, ZEROS_PADDING, False, [False, True]
             )[1]
             torch.addmm(
-                points @ ops.constraint,
+                constraint_gradient(points, k),
                 fold(grid_gradient.view(batch, -1, 2)),
                 ops.offset_map,
                 beta=fit.constraint,
