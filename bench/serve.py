@@ -4,8 +4,10 @@ concurrencies, and the catalog renderer's throughput on the same model, for comp
 The model has random weights (speed does not depend on them) at `--size` with `--preset`, marked
 finished so that it exports; its avatars are synthetic persons. The server is `tryon.serve.local`'s
 (127.0.0.1, token authorization on, the model registered with `--batch-size`, `--batch-delay-ms` and
-`--workers`). For each concurrency, `--warmup` untimed requests, then `--requests` timed ones; the
-report gives throughput, p50/p95/p99 latency and errors, which must be zero. Run it on a quiet
+`--workers`), called directly with its own key and through the gateway in front of it with a
+storefront key, as storefronts call a pod (`--entries`). For each concurrency and entry, `--warmup`
+untimed requests, then `--requests` timed ones; the report gives throughput, p50/p95/p99 latency and
+errors, which must be zero. Run it on a quiet
 machine: on a shared one the latencies measure the other work.
 
     .venv/bin/python bench/serve.py --write bench/RESULTS.md
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import secrets
 import shutil
 import statistics
 import tempfile
@@ -89,14 +92,15 @@ def run_load(send, *, requests: int, concurrency: int) -> LoadResult:
 
 
 HEADER = (
-    "| concurrency | requests | errors | try-ons/s | p50 s | p95 s | p99 s | mean s |\n"
-    "|---|---|---|---|---|---|---|---|"
+    "| entry | concurrency | requests | errors | try-ons/s | p50 s | p95 s | p99 s | mean s |\n"
+    "|---|---|---|---|---|---|---|---|---|"
 )
+ENTRIES = ("torchserve", "gateway")  # TorchServe called directly, or through the pod's gateway
 
 
-def row(result: LoadResult) -> str:
+def row(result: LoadResult, *, entry: str) -> str:
     mean = statistics.fmean(result.latencies) if result.latencies else float("nan")
-    cells = [result.concurrency, result.requests, result.errors, f"{result.throughput:.2f}", f"{result.percentile(0.5):.3f}",
+    cells = [entry, result.concurrency, result.requests, result.errors, f"{result.throughput:.2f}", f"{result.percentile(0.5):.3f}",
              f"{result.percentile(0.95):.3f}", f"{result.percentile(0.99):.3f}", f"{mean:.3f}"]
     return "| " + " | ".join(map(str, cells)) + " |"
 
@@ -157,7 +161,9 @@ def section(command: str, lines: list[str], notes: list[str], machine_line: str)
         "A local TorchServe server (`tryon.serve.local`: 127.0.0.1, token authorization on) with a model of",
         "random weights and synthetic avatars; each request is a JSON body with a laydown garment in base64",
         "(`TryOnClient.try_on`), decoded, prepared, tried on and answered as PNG. Latencies are per request,",
-        "client side, after untimed warm-up requests.", "",
+        "client side, after untimed warm-up requests. Entry `torchserve` calls TorchServe with its own key;",
+        "`gateway` calls the gateway in front of it (`tryon.serve.local.LocalGateway`, as in a pod) with a",
+        "storefront key; at each concurrency the entries run one after the other.", "",
         *lines, "", *notes, "",
     ])
 
@@ -169,6 +175,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="Timed requests per concurrency.")
     parser.add_argument("--warmup", type=int, default=8, help="Untimed requests before them.")
     parser.add_argument("--concurrency", default="1,4,16")
+    parser.add_argument("--entries", default=",".join(ENTRIES), help=f"Which of {', '.join(ENTRIES)} to load.")
     parser.add_argument("--batch-size", type=int, default=4, help="TorchServe batch size in the registration.")
     parser.add_argument("--batch-delay-ms", type=int, default=20, help="TorchServe max batch delay.")
     parser.add_argument("--workers", type=int, default=1, help="TorchServe worker processes.")
@@ -179,8 +186,11 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help=f"Results file whose {HEADING} section to (re)write.")
     args = parser.parse_args()
 
-    from tryon.serve.local import LocalServer, Registration
+    from tryon.serve.local import LocalGateway, LocalServer, Registration
 
+    entries = args.entries.split(",")
+    if not set(entries) <= set(ENTRIES):
+        parser.error(f"--entries takes {', '.join(ENTRIES)}, not {args.entries}")
     precision = resolve_precision("auto", "cpu").name
     machine_line = detect("cpu").describe(precision)
     print(f"Machine: {machine_line}", flush=True)
@@ -190,20 +200,29 @@ def main() -> None:
         registration = Registration(batch_size=args.batch_size, max_batch_delay_ms=args.batch_delay_ms, workers=args.workers)
         lines, results = [HEADER], []
         print(HEADER, flush=True)
-        with LocalServer(archive=archive, workdir=folder / "server", registration=registration,
-                         startup_timeout_s=args.startup_timeout) as server:
-            client = TryOnClient(server.endpoints.inference, token=server.token("inference"), timeout_s=120)
+        storefront_key = secrets.token_urlsafe(32)
+        (folder / "storefront-keys").write_text(storefront_key + "\n")
+        with (
+            LocalServer(archive=archive, workdir=folder / "server", registration=registration,
+                        startup_timeout_s=args.startup_timeout) as server,
+            LocalGateway(server=server, client_keys=folder / "storefront-keys", log=folder / "gateway.log") as gateway,
+        ):
+            clients = {
+                "torchserve": TryOnClient(server.endpoints.inference, token=server.token("inference"), timeout_s=120),
+                "gateway": TryOnClient(gateway.url, token=storefront_key, timeout_s=120),
+            }
             turn = iter(range(10**9))
 
-            def send() -> None:
-                client.try_on(avatar=avatars[next(turn) % len(avatars)], garment=garment)
-
             for concurrency in (int(value) for value in args.concurrency.split(",")):
-                run_load(send, requests=args.warmup, concurrency=concurrency)
-                result = run_load(send, requests=args.requests, concurrency=concurrency)
-                results.append(result)
-                lines.append(row(result))
-                print(lines[-1], flush=True)
+                for entry in entries:
+                    def send(client: TryOnClient = clients[entry]) -> None:
+                        client.try_on(avatar=avatars[next(turn) % len(avatars)], garment=garment)
+
+                    run_load(send, requests=args.warmup, concurrency=concurrency)
+                    result = run_load(send, requests=args.requests, concurrency=concurrency)
+                    results.append(result)
+                    lines.append(row(result, entry=entry))
+                    print(lines[-1], flush=True)
         settings = (f"- {args.size}, preset {args.preset}, precision {precision}; TorchServe: {args.workers} worker(s), "
                     f"batch size {args.batch_size}, max batch delay {args.batch_delay_ms} ms; {len(avatars)} avatars.")
         notes = [settings]

@@ -1,6 +1,6 @@
 """A small client of the try-on API for storefront integrators (standard library only).
 
-    client = TryOnClient("https://tryon.example.com", token=INFERENCE_KEY)
+    client = TryOnClient("https://tryon.example.com", token=STOREFRONT_KEY)
     png = client.try_on(avatar="model-07", garment=Path("shirt.jpg"), color="#1f6fb2")
 
 Refusals raise `TryOnError` with the HTTP status and the server's message.
@@ -33,7 +33,7 @@ class TryOnClient:
 
     base_url: str  # the inference address, e.g. http://127.0.0.1:8080
     model: str = "tryon"
-    token: str | None = None  # TorchServe's inference key when token authorization is on
+    token: str | None = None  # a storefront key of the gateway (or a bare TorchServe's inference key)
     timeout_s: float = 30.0
 
     def try_on(self, *, avatar: str, garment: bytes | Path, color: str | None = None) -> bytes:

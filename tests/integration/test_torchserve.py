@@ -1,5 +1,6 @@
 """A real TorchServe server with a tiny trained model: good and bad requests, batching settings,
-token authorization, probes, management and metrics APIs, refusal logs, and a clean stop.
+token authorization, the gateway in front of it, probes, management and metrics APIs, refusal logs,
+and a clean stop.
 
 The server runs once for the module, bound to 127.0.0.1 on free ports, from its own folder, with
 token authorization on as in production (the tests read the per-start keys from its key file).
@@ -11,12 +12,12 @@ import base64
 import io
 import json
 import struct
-import subprocess
 import sys
 import urllib.error
 import urllib.request
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from tryon.cli import app
 from tryon.client import TryOnClient, TryOnError
 from tryon.config import load_params
 from tryon.data.layout import DatasetLayout
-from tryon.serve.local import LocalServer, Registration
+from tryon.serve.local import LocalGateway, LocalServer, Registration
 from tryon.serve.requests import ServeLimits
 from tryon.train import train
 
@@ -56,6 +57,7 @@ train:
   grid_interval: 100
 """
 AVATARS = ("000001_0", "000002_0")
+STOREFRONT_KEY = "storefront-key-for-the-tests"
 REGISTRATION = Registration(batch_size=4, max_batch_delay_ms=100, workers=1)
 
 
@@ -178,17 +180,14 @@ def test_each_refusal_is_logged_once_with_its_reason_and_never_with_the_image(se
     assert base64.b64encode(garment).decode()[:40] not in log
 
 
-def test_token_authorization_is_on_and_the_readiness_probe_works_with_it(server, client):
+def test_token_authorization_is_on_with_keys_that_last_as_long_as_the_server(server, client):
     with pytest.raises(urllib.error.HTTPError) as anonymous:
         urllib.request.urlopen(f"{server.endpoints.inference}/ping", timeout=10)
     assert anonymous.value.code in (400, 401)
     assert client.ping()
-    probe = subprocess.run(
-        [sys.executable, "-m", "tryon.serve.probe", "--url", server.endpoints.inference,
-         "--key-file", str(server.workdir / "key_file.json")],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert probe.returncode == 0 and "Healthy" in probe.stdout
+    # TorchServe's default expiry (60 min) would fail every /ping, and so the readiness probe, after an hour.
+    expiry = json.loads((server.workdir / "key_file.json").read_text())["inference"]["expiration time"]
+    assert datetime.fromisoformat(expiry[:19]).replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(days=365)
     with urllib.request.urlopen(f"{server.endpoints.metrics}/metrics", timeout=10) as liveness:
         assert liveness.status == 200  # the liveness probe's endpoint needs no key
 
@@ -224,12 +223,51 @@ def test_the_load_script_measures_latency_and_errors_against_the_server(server, 
     assert result.throughput > 0 and result.percentile(0.5) <= result.percentile(0.95) <= result.percentile(0.99)
     failing = bench_serve.run_load(lambda: client.try_on(avatar="nobody", garment=garment), requests=2, concurrency=2)
     assert (failing.errors, failing.latencies) == (2, ())
-    line = bench_serve.row(result)
-    assert line.startswith("| 3 | 6 | 0 | ") and line.count("|") == bench_serve.HEADER.splitlines()[0].count("|")
+    line = bench_serve.row(result, entry="gateway")
+    assert line.startswith("| gateway | 3 | 6 | 0 | ") and line.count("|") == bench_serve.HEADER.splitlines()[0].count("|")
 
     archive, photo, avatars = bench_serve.build_model(tmp_path, size="64x48", preset="default", avatars=2)
     assert archive.is_file() and len(avatars) == 2 and photo[:2] == b"\xff\xd8"
     assert bench_serve.catalog_seconds_per_tryon(tmp_path, garment=photo, garments=2, batch_size=2) > 0
+
+
+@pytest.fixture(scope="module")
+def gateway(server, tmp_path_factory):
+    """The gateway in front of the server, as in the pod."""
+    folder = tmp_path_factory.mktemp("gateway")
+    (folder / "keys").write_text(f"{STOREFRONT_KEY}\n")
+    local = LocalGateway(server=server, client_keys=folder / "keys", log=folder / "gateway.log")
+    local.start()
+    yield local
+    local.stop()
+
+
+def test_storefronts_call_through_the_gateway_with_their_key_across_a_new_server_key(server, gateway, garment):
+    # Last before the stop: it replaces the server's inference key, which the `client` fixture holds.
+    url = gateway.url
+    with urllib.request.urlopen(f"{url}/healthz", timeout=10) as ready:  # the readiness probe, without a key
+        assert json.loads(ready.read()) == {"status": "Healthy"}
+    storefront = TryOnClient(url, model="tryon", token=STOREFRONT_KEY, timeout_s=120)
+    assert decoded(storefront.try_on(avatar=AVATARS[0], garment=garment)).shape == (64, 48, 3)
+    for key in (None, server.token("inference")):  # the server's own key is not a storefront key
+        with pytest.raises(TryOnError) as refused:
+            TryOnClient(url, model="tryon", token=key).try_on(avatar=AVATARS[0], garment=garment)
+        assert refused.value.status == 401
+    with pytest.raises(TryOnError) as unknown:  # TorchServe's own refusals come back as they are
+        storefront.try_on(avatar="nobody", garment=garment)
+    assert unknown.value.status == 404
+    old_key = server.token("inference")
+    api_key = json.loads((server.workdir / "key_file.json").read_text())["API"]["key"]
+    request = urllib.request.Request(f"{server.endpoints.management}/token?type=inference",
+                                     headers={"Authorization": f"Bearer {api_key}"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass  # TorchServe makes a new inference key and rewrites its key file
+    assert server.token("inference") != old_key
+    assert decoded(storefront.try_on(avatar=AVATARS[1], garment=garment)).shape == (64, 48, 3)
+    assert gateway.stop() == 0  # SIGTERM, as Kubernetes stops a pod: a clean exit
+    log = gateway.log.read_text()
+    assert " POST /predictions/tryon -> 200 " in log and " POST /predictions/tryon -> 401 " in log
+    assert base64.b64encode(garment).decode()[:40] not in log and STOREFRONT_KEY not in log
 
 
 def test_the_server_stops_cleanly(server):

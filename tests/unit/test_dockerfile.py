@@ -111,16 +111,16 @@ def test_every_program_the_image_starts_is_installed_by_it():
     assert entrypoint[0] in project["scripts"]
     # what k8s/ starts in this image
     deployment = yaml.safe_load((REPO / "k8s" / "base" / "deployment.yaml").read_text())
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    served = {container["name"]: container for container in deployment["spec"]["template"]["spec"]["containers"]}
     job = yaml.safe_load((REPO / "k8s" / "training" / "pytorchjob.yaml").read_text())
     (trainer,) = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"]
-    programs = {container["command"][0], trainer["command"][0]}
+    programs = {served["torchserve"]["command"][0], trainer["command"][0]}
     assert programs == {"torchserve", "torchrun"}
     assert programs <= console_scripts()  # provided by torchserve (serve extra) and torch
     assert "torchserve==" in " ".join(project["optional-dependencies"]["serve"])
-    probe = container["readinessProbe"]["exec"]["command"]
-    assert probe[:2] == ["python", "-m"]
-    assert (REPO / Path(*probe[2].split("."))).with_suffix(".py").is_file()
+    gateway = served["gateway"]["command"]
+    assert gateway[:2] == ["python", "-m"]
+    assert (REPO / Path(*gateway[2].split("."))).with_suffix(".py").is_file()
     assert trainer["command"][trainer["command"].index("-m") + 1] == "tryon.cli"
     # files the serving configuration reads from the image
     config = (REPO / "k8s" / "base" / "torchserve" / "config.properties").read_text()

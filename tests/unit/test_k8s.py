@@ -1,7 +1,8 @@
 """k8s/: every kustomization renders with `kubectl kustomize`; core kinds pass kubernetes-validate in
 strict mode; the PyTorchJob passes the CRD subset in k8s/schemas; and the settings the product relies
-on (non-root, read-only root, token auth with probes that work with it, management API on 127.0.0.1
-only, Secrets by name only) hold in every overlay."""
+on (non-root, read-only root, the gateway as the only inference entry, token auth with keys that
+outlive the pod and probes that work with it, management API on 127.0.0.1 only, Secrets by name
+only) hold in every overlay."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ K8S = REPO / "k8s"
 KUBERNETES = "1.32.0"
 OVERLAYS = ("overlays/dev", "overlays/gpu")
 KUSTOMIZATIONS = (*OVERLAYS, "base", "training")
+STOREFRONT_KEYS_SECRET = "tryon-serve-keys"  # k8s/README.md says how to create it
 SCHEMAS = {"PyTorchJob": json.loads((K8S / "schemas" / "pytorchjob.schema.json").read_text())}
 KUBECTL = shutil.which("kubectl")
 
@@ -52,6 +54,24 @@ def one(documents: list[dict], kind: str, name: str | None = None) -> dict:
     return found
 
 
+def containers(documents: list[dict]) -> dict[str, dict]:
+    """The serving pod's containers by name."""
+    pod = one(documents, "Deployment")["spec"]["template"]["spec"]
+    return {container["name"]: container for container in pod["containers"]}
+
+
+def torchserve_properties(documents: list[dict]) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in one(documents, "ConfigMap")["data"]["config.properties"].splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
 def test_every_object_is_valid_for_its_schema(rendered, kustomization):
     documents = rendered[kustomization]
@@ -75,49 +95,63 @@ def test_the_server_runs_non_root_on_a_read_only_root_with_writable_empty_dirs(r
     pod = one(rendered[overlay], "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
     assert pod["automountServiceAccountToken"] is False
-    (container,) = pod["containers"]
-    security = container["securityContext"]
-    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
-    assert security["capabilities"]["drop"] == ["ALL"]
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
-    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    served = containers(rendered[overlay])
+    assert set(served) == {"torchserve", "gateway"}
+    for container in served.values():
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+    torchserve = served["torchserve"]
+    writable = {m["mountPath"] for m in torchserve["volumeMounts"] if not m.get("readOnly")}
     assert writable == {"/tmp", "/var/log/torchserve", "/var/run/torchserve"}
-    for mount in container["volumeMounts"]:
+    for mount in torchserve["volumeMounts"]:
         if mount["mountPath"] in writable:
             assert "emptyDir" in volumes[mount["name"]]
-    assert container["workingDir"] == "/var/run/torchserve"  # where TorchServe writes its key file
+    assert all(mount.get("readOnly") for mount in served["gateway"]["volumeMounts"])
+    assert torchserve["workingDir"] == "/var/run/torchserve"  # where TorchServe writes its key file
     assert volumes["models"]["persistentVolumeClaim"]["claimName"] == "tryon-models"
-    assert container["resources"]["requests"] and container["resources"]["limits"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_probes_work_with_token_auth_on(rendered, overlay):
+def test_the_gateway_is_the_only_inference_entry_and_the_probes_work_with_token_auth(rendered, overlay):
     documents = rendered[overlay]
-    (container,) = one(documents, "Deployment")["spec"]["template"]["spec"]["containers"]
-    properties = dict(
-        line.split("=", 1)
-        for line in one(documents, "ConfigMap")["data"]["config.properties"].splitlines()
-        if line and not line.startswith("#")
-    )
+    properties = torchserve_properties(documents)
+    served = containers(documents)
+    torchserve, gateway = served["torchserve"], served["gateway"]
     assert properties["disable_token_authorization"] == "false"
-    readiness = container["readinessProbe"]["exec"]["command"]
-    assert readiness[:3] == ["python", "-m", "tryon.serve.probe"]
-    assert readiness[readiness.index("--key-file") + 1] == f"{container['workingDir']}/key_file.json"
-    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    # TorchServe's default key expiry (60 min) would fail the readiness probe an hour after the start.
+    assert float(properties["token_expiration_min"]) >= 365 * 24 * 60
+    # TorchServe's inference API is reachable inside the pod only, where the gateway forwards to it.
+    assert properties["inference_address"].startswith("http://127.0.0.1:")
+    assert gateway["command"][:3] == ["python", "-m", "tryon.serve.gateway"]
+    assert option(gateway["command"], "--upstream") == properties["inference_address"]
+    service_ports = {port["name"]: port for port in one(documents, "Service")["spec"]["ports"]}
+    gateway_ports = {port["name"]: port["containerPort"] for port in gateway["ports"]}
+    assert service_ports["inference"]["targetPort"] == "inference"
+    assert option(gateway["command"], "--listen") == f"0.0.0.0:{gateway_ports['inference']}"
+    assert "inference" not in {port["name"] for port in torchserve["ports"]}
+    assert int(properties["inference_address"].rsplit(":", 1)[1]) not in {p["port"] for p in service_ports.values()}
+    # The gateway reads TorchServe's key file from the shared folder and the storefront keys from a Secret.
+    volumes = {volume["name"]: volume for volume in one(documents, "Deployment")["spec"]["template"]["spec"]["volumes"]}
+    mounts = {mount["mountPath"]: mount["name"] for mount in gateway["volumeMounts"]}
+    assert option(gateway["command"], "--key-file") == f"{torchserve['workingDir']}/key_file.json"
+    assert mounts[torchserve["workingDir"]] == "workdir"
+    keys = Path(option(gateway["command"], "--client-keys"))
+    assert volumes[mounts[str(keys.parent)]]["secret"]["secretName"] == STOREFRONT_KEYS_SECRET
+    assert gateway["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "inference"}
+    assert "readinessProbe" not in torchserve  # the gateway's /healthz asks TorchServe's /ping
+    torchserve_ports = {port["name"]: port["containerPort"] for port in torchserve["ports"]}
     for probe in ("livenessProbe", "startupProbe"):
-        assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}  # needs no key
-    assert properties["metrics_address"].endswith(f":{ports['metrics']}")
-    assert properties["inference_address"].endswith(f":{ports['inference']}")
+        assert torchserve[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}  # needs no key
+    assert properties["metrics_address"].endswith(f":{torchserve_ports['metrics']}")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_management_api_and_model_urls_stay_inside_the_pod(rendered, overlay):
     documents = rendered[overlay]
-    properties = dict(
-        line.split("=", 1)
-        for line in one(documents, "ConfigMap")["data"]["config.properties"].splitlines()
-        if line and not line.startswith("#")
-    )
+    properties = torchserve_properties(documents)
     assert properties["management_address"].startswith("http://127.0.0.1:")
     assert properties["enable_model_api"] == "false"
     assert properties["allowed_urls"].startswith(f"file://{properties['model_store']}/")
@@ -128,8 +162,9 @@ def test_the_management_api_and_model_urls_stay_inside_the_pod(rendered, overlay
 
 def test_the_gpu_overlay_asks_for_gpus_and_the_dev_overlay_does_not(rendered):
     for overlay, gpus in (("overlays/gpu", "1"), ("overlays/dev", None)):
-        (container,) = one(rendered[overlay], "Deployment")["spec"]["template"]["spec"]["containers"]
-        assert container["resources"]["limits"].get("nvidia.com/gpu") == gpus
+        served = containers(rendered[overlay])
+        assert served["torchserve"]["resources"]["limits"].get("nvidia.com/gpu") == gpus
+        assert "nvidia.com/gpu" not in served["gateway"]["resources"]["limits"]
     assert one(rendered["overlays/gpu"], "Deployment")["metadata"]["namespace"] == "tryon"
 
 

@@ -20,7 +20,9 @@ def test_percentiles_are_nearest_rank_over_the_successful_requests():
                                     latencies=tuple(float(value) for value in range(1, 101)))
     assert (result.percentile(0.5), result.percentile(0.95), result.percentile(0.99)) == (50.0, 95.0, 99.0)
     assert result.throughput == pytest.approx(10.0)  # successes only
-    assert bench_serve.row(result).startswith("| 4 | 101 | 1 | 10.00 | 50.000 | 95.000 | 99.000 | 50.500 |")
+    assert bench_serve.row(result, entry="gateway").startswith(
+        "| gateway | 4 | 101 | 1 | 10.00 | 50.000 | 95.000 | 99.000 | 50.500 |"
+    )
 
 
 def test_the_inference_table_reports_try_ons_per_second_for_garments_on_one_avatar():

@@ -1,4 +1,5 @@
-"""A TorchServe server on this machine, for tests, `bench/serve.py` and trying the API by hand.
+"""A TorchServe server on this machine, for tests, `bench/serve.py` and trying the API by hand, and
+the gateway in front of it as in a pod (`LocalGateway`).
 
 `LocalServer` writes its own config.properties from the template `serving/config.properties` (all
 addresses 127.0.0.1, free ports, `allowed_urls` only the model store, the model registered at start
@@ -15,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -208,6 +210,60 @@ class LocalServer:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class LocalGateway:
+    """The gateway (`python -m tryon.serve.gateway`) in front of a running `LocalServer`, as in a pod:
+    on 127.0.0.1 at a free port, with the storefront keys of `client_keys` and the server's own key
+    from its key file (`with LocalGateway(...) as gateway:`)."""
+
+    def __init__(self, *, server: LocalServer, client_keys: Path, log: Path, startup_timeout_s: float = 60.0) -> None:
+        self.server = server
+        self.client_keys = Path(client_keys)
+        self.log = Path(log)
+        self.startup_timeout_s = startup_timeout_s
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> LocalGateway:
+        """Start it and wait until its /healthz answers 200; ServerError with its log's tail if not."""
+        command = [
+            sys.executable, "-m", "tryon.serve.gateway", "--listen", self.url.removeprefix("http://"),
+            "--upstream", self.server.endpoints.inference, "--client-keys", str(self.client_keys),
+        ]
+        if self.server.token_auth:
+            command += ["--key-file", str(self.server.workdir / KEY_FILE)]
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise ServerError(f"the gateway did not become ready:\n{self.log.read_text(errors='replace')[-4000:]}")
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM (the requests in flight finish first); returns its exit status."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            status = self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            status = self.process.wait(timeout=timeout_s)
+        self.process = None
+        return status
 
     def __enter__(self) -> Self:
         return self.start()
