@@ -199,11 +199,7 @@ class LocalServer:
             return 0
         subprocess.run([_torchserve(), "--stop"], cwd=self.workdir, env=self.environment(),
                        capture_output=True, timeout=timeout_s, check=False)
-        try:
-            status = self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            status = self.process.wait(timeout=timeout_s)
+        status = _wait_or_kill(self.process, timeout_s)
         self.process = None
         return status
 
@@ -257,11 +253,7 @@ class LocalGateway:
             return 0
         if self.process.poll() is None:
             self.process.terminate()
-        try:
-            status = self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            status = self.process.wait(timeout=timeout_s)
+        status = _wait_or_kill(self.process, timeout_s)
         self.process = None
         return status
 
@@ -270,6 +262,15 @@ class LocalGateway:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _wait_or_kill(process: subprocess.Popen, timeout_s: float) -> int:
+    """The process's exit status once it ends, killing it after `timeout_s`."""
+    try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout=timeout_s)
 
 
 def _torchserve() -> str:
