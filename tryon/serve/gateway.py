@@ -13,9 +13,10 @@ Routes:
   key (`Authorization: Bearer KEY`), forwarded as they are;
 - `GET /healthz`, without a key: TorchServe's `/ping` with the pod's key, for the readiness probe.
 
-A body over `ServeLimits.max_body_bytes` is refused before it is read. Every refusal is JSON,
-`{"status": CODE, "error": MESSAGE}`, as the handler's own; every request is logged once, with its
-request id, never with its body or key.
+A body over `ServeLimits.max_body_bytes` is refused before it is read, and at most `max_in_flight`
+requests are forwarded at once (the next wait, their bodies unread, then get 503). Every refusal is
+JSON, `{"status": CODE, "error": MESSAGE}`, as the handler's own; every request is logged once, with
+its request id, never with its body or key. SIGTERM stops it after the requests in flight.
 
     python -m tryon.serve.gateway --listen 0.0.0.0:8080 --upstream http://127.0.0.1:8085 \\
         --key-file /var/run/torchserve/key_file.json --client-keys /etc/tryon/keys/keys
