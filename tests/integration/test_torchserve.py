@@ -11,8 +11,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import signal
 import struct
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -29,7 +32,7 @@ from tryon.cli import app
 from tryon.client import TryOnClient, TryOnError
 from tryon.config import load_params
 from tryon.data.layout import DatasetLayout
-from tryon.serve.local import LocalGateway, LocalServer, Registration
+from tryon.serve.local import LocalGateway, LocalServer, Registration, free_port
 from tryon.serve.requests import ServeLimits
 from tryon.train import train
 
@@ -268,6 +271,33 @@ def test_storefronts_call_through_the_gateway_with_their_key_across_a_new_server
     log = gateway.log.read_text()
     assert " POST /predictions/tryon -> 200 " in log and " POST /predictions/tryon -> 401 " in log
     assert base64.b64encode(garment).decode()[:40] not in log and STOREFRONT_KEY not in log
+
+
+def test_tryon_serve_with_storefront_keys_answers_through_the_gateway_until_ctrl_c(archive, garment, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text(f"{STOREFRONT_KEY}\n")
+    port = free_port()
+    command = [sys.executable, "-m", "tryon.cli", "serve", "--archive", str(archive), "--workdir", str(tmp_path / "serve"),
+               "--port", str(port), "--storefront-keys", str(keys)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        storefront = TryOnClient(url, model="tryon", token=STOREFRONT_KEY, timeout_s=120)
+        assert decoded(storefront.try_on(avatar=AVATARS[0], garment=garment)).shape == (64, 48, 3)
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        output = process.communicate(timeout=120)[0]
+    assert process.returncode == 0, output
+    assert f"storefronts call {url}/predictions/tryon" in output and "serve: stopping" in output
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/healthz", timeout=5)
 
 
 def test_the_server_stops_cleanly(server):

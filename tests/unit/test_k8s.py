@@ -153,6 +153,7 @@ def test_the_management_api_and_model_urls_stay_inside_the_pod(rendered, overlay
     documents = rendered[overlay]
     properties = torchserve_properties(documents)
     assert properties["management_address"].startswith("http://127.0.0.1:")
+    assert properties["grpc_inference_address"] == properties["grpc_management_address"] == "127.0.0.1"
     assert properties["enable_model_api"] == "false"
     assert properties["allowed_urls"].startswith(f"file://{properties['model_store']}/")
     assert properties["metrics_mode"] == "prometheus"

@@ -158,22 +158,38 @@ def render_catalog(
 def serve(
     archive: Annotated[Path, typer.Option("--archive", help="Model archive (tryon export).", exists=True, dir_okay=False)] = Path("models/tryon.mar"),
     workdir: Annotated[Path, typer.Option("--workdir", help="Server folder: config, logs, model store, key file.")] = Path("runs/serve"),
-    port: Annotated[int, typer.Option("--port", help="Inference port; management and metrics use the next two.")] = 8080,
+    port: Annotated[int, typer.Option("--port", help="Inference port (the gateway's with --storefront-keys); without the gateway, management and metrics use the next two.")] = 8080,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Requests TorchServe gathers into one batch.")] = 4,
     batch_delay_ms: Annotated[int, typer.Option("--batch-delay-ms", min=0, help="How long it waits to fill a batch.")] = 20,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes, each with the model.")] = 1,
     token_auth: Annotated[bool, typer.Option("--token-auth/--no-token-auth", help="TorchServe's token authorization.")] = True,
+    storefront_keys: Annotated[
+        Path | None,
+        typer.Option("--storefront-keys", exists=True, dir_okay=False,
+                     help="Serve through the gateway, as a pod does: storefront keys, one per line."),
+    ] = None,
 ) -> None:
-    """Run TorchServe with the archive on 127.0.0.1 until Ctrl-C (a local server; Kubernetes has its own config)."""
-    from tryon.serve.local import LocalServer, Registration, ServerError
+    """Run TorchServe with the archive on 127.0.0.1 until Ctrl-C (a local server; Kubernetes has its own config).
+
+    With --storefront-keys, the gateway answers on --port with those keys, as in Kubernetes, and
+    TorchServe takes free ports behind it."""
+    from tryon.serve.local import LocalGateway, LocalServer, Registration, ServerError
 
     registration = Registration(batch_size=batch_size, max_batch_delay_ms=batch_delay_ms, workers=workers)
-    server = LocalServer(archive=archive, workdir=workdir, registration=registration, token_auth=token_auth, port=port,
-                         startup_timeout_s=300)
+    server = LocalServer(archive=archive, workdir=workdir, registration=registration, token_auth=token_auth,
+                         port=None if storefront_keys else port, startup_timeout_s=300)
+    gateway = None
     try:
         server.start()
+        if storefront_keys is not None:
+            gateway = LocalGateway(server=server, client_keys=storefront_keys, log=workdir / "gateway.log", port=port)
+            gateway.start()
     except ServerError as error:
+        server.stop()
         raise fail(f"serve: {error}") from None
+    if gateway is not None:
+        typer.echo(f"serve: storefronts call {gateway.url}/predictions/{server.model} "
+                   f"(Authorization: Bearer <a key of {storefront_keys}>); gateway log {gateway.log}")
     typer.echo(f"serve: inference {server.endpoints.inference}/predictions/{server.model}, "
                f"management {server.endpoints.management}, metrics {server.endpoints.metrics}/metrics")
     if token_auth:
@@ -184,4 +200,6 @@ def serve(
     except KeyboardInterrupt:
         typer.echo("serve: stopping")
     finally:
+        if gateway is not None:
+            gateway.stop()
         server.stop()

@@ -96,6 +96,7 @@ class LocalServer:
         self.serving_dir = Path(serving_dir)
         ports = [free_port() for _ in range(3)] if port is None else [port, port + 1, port + 2]
         self.endpoints = Endpoints(*(f"http://127.0.0.1:{port}" for port in ports))
+        self.grpc_ports = (free_port(), free_port())  # TorchServe's gRPC APIs (inference, management), unused
         self.process: subprocess.Popen | None = None
         self.log = self.workdir / "torchserve.out"
 
@@ -115,6 +116,8 @@ class LocalServer:
             inference_port=ports[0],
             management_port=ports[1],
             metrics_port=ports[2],
+            grpc_inference_port=self.grpc_ports[0],
+            grpc_management_port=self.grpc_ports[1],
             model_store=self.model_store,
             allowed_urls=f"file://{re.escape(str(self.model_store))}/[^/]+\\.mar",
             disable_token_authorization=str(not self.token_auth).lower(),
@@ -216,15 +219,23 @@ class LocalServer:
 
 class LocalGateway:
     """The gateway (`python -m tryon.serve.gateway`) in front of a running `LocalServer`, as in a pod:
-    on 127.0.0.1 at a free port, with the storefront keys of `client_keys` and the server's own key
+    on 127.0.0.1 (at `port`, or a free one), with the storefront keys of `client_keys` and the server's own key
     from its key file (`with LocalGateway(...) as gateway:`)."""
 
-    def __init__(self, *, server: LocalServer, client_keys: Path, log: Path, startup_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        server: LocalServer,
+        client_keys: Path,
+        log: Path,
+        port: int | None = None,  # None: a free port
+        startup_timeout_s: float = 60.0,
+    ) -> None:
         self.server = server
         self.client_keys = Path(client_keys)
         self.log = Path(log)
         self.startup_timeout_s = startup_timeout_s
-        self.url = f"http://127.0.0.1:{free_port()}"
+        self.url = f"http://127.0.0.1:{free_port() if port is None else port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> LocalGateway:
