@@ -15,7 +15,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import zlib
@@ -32,7 +31,7 @@ from tryon.cli import app
 from tryon.client import TryOnClient, TryOnError
 from tryon.config import load_params
 from tryon.data.layout import DatasetLayout
-from tryon.serve.local import LocalGateway, LocalServer, Registration, free_port
+from tryon.serve.local import LocalGateway, LocalServer, Registration, free_port, wait_until_healthy
 from tryon.serve.requests import ServeLimits
 from tryon.train import train
 
@@ -282,13 +281,7 @@ def test_tryon_serve_with_storefront_keys_answers_through_the_gateway_until_ctrl
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=5):
-                    break
-            except OSError:
-                time.sleep(0.5)
+        assert wait_until_healthy(url, process=process, timeout_s=180)
         storefront = TryOnClient(url, model="tryon", token=STOREFRONT_KEY, timeout_s=120)
         assert decoded(storefront.try_on(avatar=AVATARS[0], garment=garment)).shape == (64, 48, 3)
     finally:

@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Generic, NoReturn, TypeVar
 
-from tryon.serve.requests import ServeLimits
+from tryon.serve.requests import RequestError, ServeLimits, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +65,6 @@ T = TypeVar("T")
 
 class GatewayError(RuntimeError):
     """The gateway cannot serve: no usable storefront key, or an unreadable key file."""
-
-
-class ForwardError(RuntimeError):
-    """A request the gateway answers itself with an HTTP status and a message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def parse_client_keys(text: str) -> tuple[str, ...]:
@@ -222,12 +213,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
         path = target.path
         try:
             status, content_type, body = self._answer(method, target, request_id)
-        except ForwardError as refusal:
-            status, content_type = refusal.status, "application/json"
-            body = json.dumps({"status": refusal.status, "error": refusal.message}).encode()
-        except GatewayError as error:
-            status, content_type = 503, "application/json"
-            body = json.dumps({"status": 503, "error": str(error)}).encode()
+        except (RequestError, GatewayError) as error:
+            refusal = error if isinstance(error, RequestError) else RequestError(503, str(error))
+            status, content_type, body = refusal.status, "application/json", error_body(refusal)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -288,7 +276,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 length -= len(chunk)
         elif length is not None or chunked:
             self.close_connection = True
-        raise ForwardError(status, message)
+        raise RequestError(status, message)
 
     def _body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -314,9 +302,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
             answer = connection.getresponse()
             return answer.status, answer.getheader("Content-Type", "application/octet-stream"), answer.read()
         except TimeoutError:
-            raise ForwardError(504, "the model server did not answer in time") from None
+            raise RequestError(504, "the model server did not answer in time") from None
         except OSError as error:
-            raise ForwardError(
+            raise RequestError(
                 503, f"the model server is not reachable ({error.__class__.__name__})"
             ) from None
         finally:
@@ -331,7 +319,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if status == 200 and said == HEALTHY:
             return 200, "application/json", json.dumps({"status": HEALTHY}).encode()
         detail = said or body[:200].decode(errors="replace")
-        raise ForwardError(503, f"the model server is not ready: HTTP {status}: {detail}")
+        raise RequestError(503, f"the model server is not ready: HTTP {status}: {detail}")
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -248,13 +248,8 @@ class LocalGateway:
             command += ["--key-file", str(self.server.workdir / KEY_FILE)]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5):
-                    return self
-            except OSError:
-                time.sleep(0.2)
+        if wait_until_healthy(self.url, process=self.process, timeout_s=self.startup_timeout_s):
+            return self
         self.stop()
         raise ServerError(f"the gateway did not become ready:\n{self.log.read_text(errors='replace')[-4000:]}")
 
@@ -273,6 +268,19 @@ class LocalGateway:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def wait_until_healthy(url: str, *, process: subprocess.Popen, timeout_s: float) -> bool:
+    """Whether the gateway at `url` answers `GET /healthz` with 200 within `timeout_s`, while `process`
+    (the one serving it) runs."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def _wait_or_kill(process: subprocess.Popen, timeout_s: float) -> int:

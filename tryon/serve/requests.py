@@ -42,7 +42,8 @@ class ServeLimits:
 
 
 class RequestError(ValueError):
-    """A request refused with an HTTP status (4xx) and a message for the client and the log."""
+    """A request refused with an HTTP status (4xx, or 5xx when the server cannot answer it) and a
+    message for the client and the log."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
