@@ -5,8 +5,9 @@ For each workload (in a fresh process) it writes:
 - each network's achieved GFLOP/s against the yardstick's: the network is run again alone on the
   inputs it received in the step (forward and, when it trains in that stage or passes gradients on,
   backward) and timed, its FLOPs counted with `torch.utils.flop_counter`;
-- the same for its convolutions alone: each convolution layer run by itself at the shape it saw,
-  with the same gradients, the times summed. Their GFLOP/s is what the network's layer shapes
+- the same for its convolutions alone: each convolution it made (a layer's, or a functional one
+  such as the U-Nets' folded upsampling) run by itself at the shape it saw, with the same
+  gradients, the times summed. Their GFLOP/s is what the network's layer shapes
   allow on this CPU (narrow layers run below the yardstick's 64 channels); the network's own
   GFLOP/s below it is time lost between and around the convolutions;
 - a Chrome trace (`chrome://tracing` or https://ui.perfetto.dev) under --traces.
@@ -140,21 +141,19 @@ def time_network(module, inputs: Captured, *, repeats: int, inference: bool, aut
                 sum(tensor.float().sum() for tensor in differentiable).backward()
 
     with FlopCounterMode(display=False) as counter:
-        convolutions = convolution_calls(module, call)
+        convolutions = convolution_calls(call)
     seconds = median_seconds(call, repeats=repeats)
     module.zero_grad(set_to_none=True)
     alone = [
         time_convolution(
-            layer,
-            shape,
-            weight_grad=backward and layer.weight.requires_grad,
-            input_grad=backward and input_grad,
+            convolution,
+            weight_grad=backward and convolution.weight_grad,
+            input_grad=backward and convolution.input_grad,
             repeats=repeats,
             autocast=autocast,
         )
-        for layer, shape, input_grad in convolutions
+        for convolution in convolutions
     ]
-    module.zero_grad(set_to_none=True)
     return {
         "gflop": counter.get_total_flops() / 1e9,
         "seconds": seconds,
@@ -175,52 +174,100 @@ def median_seconds(call, *, repeats: int) -> float:
     return statistics.median(times)
 
 
-def convolution_calls(module, call) -> list[tuple]:
-    """Run `call()` once; every convolution layer of `module` it ran, with its input's shape and
-    whether a gradient reached that input."""
-    from torch import nn
+@dataclass(frozen=True)
+class Convolution:
+    """One 2-D convolution call as a network made it: shapes, hyperparameters and gradients."""
+
+    input_shape: tuple
+    weight_shape: tuple
+    bias: bool
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+    dtype: object
+    device: object
+    channels_last: bool
+    input_grad: bool  # a gradient reached its input
+    weight_grad: bool  # a gradient reached its weight (a layer's, or one derived from it)
+
+
+def convolution_calls(call) -> list[Convolution]:
+    """Run `call()` once; every 2-D convolution it made, layers' and functional ones alike (the
+    discriminators' condition split and the U-Nets' folded upsampling call `F.conv2d` directly)."""
+    import torch
+    from torch.overrides import TorchFunctionMode
 
     seen = []
 
-    def record(layer, args) -> None:
-        seen.append((layer, tuple(args[0].shape), args[0].requires_grad))
+    def pair(value) -> tuple:
+        return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
-    handles = [
-        layer.register_forward_pre_hook(record)
-        for layer in module.modules()
-        if isinstance(layer, nn.modules.conv._ConvNd)
-    ]
-    try:
+    class Record(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func is torch.nn.functional.conv2d:
+                names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+                given = dict(zip(names, args)) | kwargs
+                x, weight = given["input"], given["weight"]
+                seen.append(
+                    Convolution(
+                        input_shape=tuple(x.shape),
+                        weight_shape=tuple(weight.shape),
+                        bias=given.get("bias") is not None,
+                        stride=pair(given.get("stride", 1)),
+                        padding=pair(given.get("padding", 0)),
+                        dilation=pair(given.get("dilation", 1)),
+                        groups=given.get("groups", 1),
+                        dtype=weight.dtype,
+                        device=weight.device,
+                        channels_last=weight.is_contiguous(memory_format=torch.channels_last)
+                        and not weight.is_contiguous(),
+                        input_grad=x.requires_grad,
+                        weight_grad=weight.requires_grad,
+                    )
+                )
+            return func(*args, **kwargs)
+
+    with Record():
         call()
-    finally:
-        for handle in handles:
-            handle.remove()
     return seen
 
 
 def time_convolution(
-    layer, shape: tuple, *, weight_grad: bool, input_grad: bool, repeats: int, autocast
+    convolution: Convolution, *, weight_grad: bool, input_grad: bool, repeats: int, autocast
 ) -> tuple[float, float]:
-    """One convolution layer alone at `shape`: its GFLOP and median seconds, forward and, for the
-    gradients asked for (its weights' and its input's), backward."""
+    """One convolution alone, on random tensors of the shapes it saw: its GFLOP and median seconds,
+    forward and, for the gradients asked for (its weight's and its input's), backward."""
     import torch
+    import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    weight = layer.weight
-    x = torch.randn(shape, dtype=weight.dtype, device=weight.device)
-    if weight.dim() == 4 and weight.is_contiguous(memory_format=torch.channels_last):
-        x = x.contiguous(memory_format=torch.channels_last)
+    layout = torch.channels_last if convolution.channels_last else torch.contiguous_format
+    like = {"dtype": convolution.dtype, "device": convolution.device}
+    x = torch.randn(convolution.input_shape, **like).contiguous(memory_format=layout)
+    weight = torch.randn(convolution.weight_shape, **like).contiguous(memory_format=layout)
+    bias = torch.randn(convolution.weight_shape[0], **like) if convolution.bias else None
     x.requires_grad_(input_grad)
+    weight.requires_grad_(weight_grad)
+    if bias is not None:
+        bias.requires_grad_(weight_grad)
     backward = input_grad or weight_grad
-    trained = (
-        [parameter for parameter in layer.parameters() if parameter.requires_grad] if weight_grad else []
-    )
+    wanted = [tensor for tensor in (x, weight, bias) if tensor is not None and tensor.requires_grad]
 
     def call() -> None:
         with torch.inference_mode(not backward), autocast():
-            output = layer(x)
+            output = F.conv2d(
+                x,
+                weight,
+                bias,
+                stride=convolution.stride,
+                padding=convolution.padding,
+                dilation=convolution.dilation,
+                groups=convolution.groups,
+            )
         if backward:
-            output.float().sum().backward(inputs=[x] * input_grad + trained)
+            torch.autograd.grad(output.float().sum(), wanted)
 
     with FlopCounterMode(display=False) as counter:
         call()

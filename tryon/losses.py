@@ -180,12 +180,15 @@ def tps_constraint_loss(control_points: Tensor) -> Tensor:
     return second_order_constraint(control_points.float()).mean()
 
 
-def r1_penalty(discriminator_output: DiscriminatorOutput, real_input: Tensor) -> Tensor:
+def r1_penalty(discriminator_output: DiscriminatorOutput, real_inputs: Sequence[Tensor]) -> Tensor:
     """R1 (Mescheder et al. 2018): mean squared norm of the gradient of the real logits with respect
-    to the real input, for discriminator regularisation. `real_input` must require grad and be what
-    produced `discriminator_output`; the graph is kept so that the penalty can be backpropagated.
-    Multiply by gamma / 2 for the usual weighting.
+    to the real input, for discriminator regularisation. `real_inputs` (a conditional
+    discriminator's condition and image, taken together as one input) must require grad and be
+    what produced `discriminator_output`; the graph is kept so that the penalty can be
+    backpropagated. Multiply by gamma / 2 for the usual weighting.
     """
     score = sum(logits.sum() for logits in _logits(discriminator_output))
-    (gradient,) = torch.autograd.grad(score, real_input, create_graph=True)
-    return gradient.float().square().sum(dim=tuple(range(1, gradient.dim()))).mean()
+    gradients = torch.autograd.grad(score, list(real_inputs), create_graph=True)
+    return sum(
+        gradient.float().square().sum(dim=tuple(range(1, gradient.dim()))) for gradient in gradients
+    ).mean()

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from torch import nn
 
 from tryon.config import PRESETS, StageConfig, load_params
@@ -320,15 +321,23 @@ def test_the_ablation_trains_each_variant_on_fixed_steps_and_writes_its_section(
     assert refused.returncode != 0 and "rerun without --reuse" in refused.stderr
 
 
-def test_a_convolution_alone_counts_the_backward_it_was_asked_for():
+def test_convolutions_are_recorded_from_layers_and_functional_calls_and_timed_alone():
     layer = nn.Conv2d(4, 8, 3, padding=1)
-    shape = (1, 4, 16, 12)
+    weight = torch.randn(2, 8, 4, 4, requires_grad=True)
+    x = torch.randn(1, 4, 16, 12)
+
+    def network() -> None:
+        torch.nn.functional.conv2d(layer(x), weight, stride=2, padding=2)
+
+    first, second = profiler.convolution_calls(network)
+    assert (first.input_shape, first.weight_shape, first.bias, first.padding) == ((1, 4, 16, 12), (8, 4, 3, 3), True, (1, 1))
+    assert not first.input_grad and first.weight_grad
+    assert (second.input_shape, second.stride, second.padding, second.bias) == ((1, 8, 16, 12), (2, 2), (2, 2), False)
+    assert second.input_grad and second.weight_grad
     forward = 2 * 4 * 8 * 9 * 16 * 12 / 1e9
 
     def gflop(**grads) -> float:
-        flops, seconds = profiler.time_convolution(
-            layer, shape, repeats=1, autocast=contextlib.nullcontext, **grads
-        )
+        flops, seconds = profiler.time_convolution(first, repeats=1, autocast=contextlib.nullcontext, **grads)
         assert seconds > 0
         return flops
 

@@ -103,12 +103,14 @@ def test_tps_constraint_is_zero_for_affine_grids_and_positive_for_bent_ones():
 def test_r1_penalty_is_the_squared_input_gradient_norm():
     weight = torch.tensor([3.0, 4.0]).view(1, 2, 1, 1).requires_grad_(True)
 
-    def discriminator(x):
-        return [[(x * weight).sum(dim=1, keepdim=True)]]
+    def discriminator(condition, image):
+        return [[(torch.cat([condition, image], dim=1) * weight).sum(dim=1, keepdim=True)]]
 
-    real = torch.randn(2, 2, 3, 3, requires_grad=True)
-    penalty = r1_penalty(discriminator(real), real)
-    # d(sum of logits)/dx = weight at every pixel: |grad|^2 = 9 pixels * (9 + 16) per sample.
+    condition = torch.randn(2, 1, 3, 3, requires_grad=True)
+    image = torch.randn(2, 1, 3, 3, requires_grad=True)
+    penalty = r1_penalty(discriminator(condition, image), [condition, image])
+    # d(sum of logits)/d(condition, image) = weight at every pixel: |grad|^2 = 9 pixels * (9 + 16)
+    # per sample, the condition's 9 and the image's 16 taken together.
     assert penalty.item() == pytest.approx(9 * 25.0)
     assert penalty.requires_grad  # so that it can train the discriminator
 

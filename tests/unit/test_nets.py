@@ -24,6 +24,7 @@ from tryon.nets import (
     load_vgg19,
 )
 from tryon.nets.channels import MASK, RGB
+from tryon.nets.unet import upsample_conv3x3
 
 B, H, W = 2, 64, 48
 
@@ -112,12 +113,15 @@ def test_noise_is_sampled_when_not_given(config):
 def test_discriminator_outputs_per_scale_features(config):
     discriminators = TryOnDiscriminators.from_config(config)
     conditions = {
-        discriminators.d1: LayoutGenerator.CONDITION_CHANNELS + NUM_LABELS,
-        discriminators.d2: GarmentMaskGenerator.CONDITION_CHANNELS + MASK,
-        discriminators.d3: FusionGenerator.CONDITION_CHANNELS + RGB,
+        discriminators.d1: (LayoutGenerator.CONDITION_CHANNELS, NUM_LABELS),
+        discriminators.d2: (GarmentMaskGenerator.CONDITION_CHANNELS, MASK),
+        discriminators.d3: (FusionGenerator.CONDITION_CHANNELS, RGB),
     }
-    for discriminator, channels in conditions.items():
-        outputs = discriminator(torch.randn(B, channels, H, W))
+    for discriminator, (condition_channels, image_channels) in conditions.items():
+        # The first layer's weights cover the concatenation, as pix2pixHD's: checkpoints load unchanged.
+        assert discriminator.scales[0].blocks[0][0].weight.shape[1] == condition_channels + image_channels
+        condition = discriminator.encode_condition(torch.randn(B, condition_channels, H, W))
+        outputs = discriminator(torch.randn(B, image_channels, H, W), condition)
         assert len(outputs) == config.disc_scales
         for scale in outputs:
             assert len(scale) == config.disc_layers + 2
@@ -125,9 +129,47 @@ def test_discriminator_outputs_per_scale_features(config):
         assert outputs[1][-1].shape[-1] < outputs[0][-1].shape[-1]
 
 
+def concatenated_reference(discriminator: MultiScaleDiscriminator, x: torch.Tensor) -> list[list[torch.Tensor]]:
+    """pix2pixHD's conditional discriminator: every scale's blocks run on cat[condition, image]."""
+    outputs = []
+    for index, scale in enumerate(discriminator.scales):
+        if index:
+            x = torch.nn.functional.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+        features = [scale.blocks[0](x)]
+        for block in scale.blocks[1:]:
+            features.append(block(features[-1]))
+        outputs.append(features)
+    return outputs
+
+
+def test_an_encoded_condition_gives_the_discriminator_of_the_concatenation():
+    torch.manual_seed(0)
+    discriminator = MultiScaleDiscriminator(5, 2, width=4, layers=2, scales=2).double()
+    condition = torch.randn(2, 5, 32, 24, dtype=torch.float64)
+    real, fake = torch.randn(2, 2, 2, 32, 24, dtype=torch.float64)
+    encoded = discriminator.encode_condition(condition)
+    for image in (real, fake):  # one encoding serves both images
+        expected = concatenated_reference(discriminator, torch.cat([condition, image], dim=1))
+        actual = discriminator(image, encoded)
+        for expected_scale, actual_scale in zip(expected, actual, strict=True):
+            for left, right in zip(expected_scale, actual_scale, strict=True):
+                torch.testing.assert_close(right, left, rtol=1e-12, atol=1e-12)
+    # The gradient reaching the image is the concatenation's, restricted to the image's channels.
+    image = fake.clone().requires_grad_(True)
+    joined = torch.cat([condition, fake], dim=1).requires_grad_(True)
+    (expected_gradient,) = torch.autograd.grad(concatenated_reference(discriminator, joined)[1][-1].sum(), joined)
+    (gradient,) = torch.autograd.grad(discriminator(image, encoded)[1][-1].sum(), image)
+    torch.testing.assert_close(gradient, expected_gradient[:, 5:], rtol=1e-12, atol=1e-12)
+
+
+def test_a_discriminator_needs_condition_and_image_channels():
+    with pytest.raises(ValueError, match="condition and image channels"):
+        MultiScaleDiscriminator(0, 3, width=4, layers=2, scales=2)
+
+
 def test_spectral_norm_discriminator_runs():
-    discriminator = MultiScaleDiscriminator(5, width=4, layers=2, scales=2, spectral_norm=True)
-    outputs = discriminator(torch.randn(1, 5, 32, 24))
+    discriminator = MultiScaleDiscriminator(3, 2, width=4, layers=2, scales=2, spectral_norm=True)
+    outputs = discriminator(torch.randn(1, 2, 32, 24), discriminator.encode_condition(torch.randn(1, 3, 32, 24)))
     assert len(outputs) == 2 and outputs[0][-1].shape[1] == 1
 
 
@@ -168,6 +210,43 @@ def test_checkpointing_gives_the_same_gradients():
         net(x).square().mean().backward()
     for (name, left), right in zip(plain.named_parameters(), checkpointed.parameters(), strict=True):
         torch.testing.assert_close(left.grad, right.grad, msg=name)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_the_folded_upsampling_convolution_is_upsampling_then_the_3x3_convolution(memory_format):
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 5, 4, dtype=torch.float64).contiguous(memory_format=memory_format)
+    weight = torch.randn(3, 6, 3, 3, dtype=torch.float64, requires_grad=True)
+    folded_input, plain_input = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    folded = upsample_conv3x3(folded_input, weight)
+    plain = torch.nn.functional.conv2d(
+        torch.nn.functional.interpolate(plain_input, scale_factor=2, mode="nearest"), weight, padding=1
+    )
+    torch.testing.assert_close(folded, plain, rtol=1e-12, atol=1e-12)
+    assert folded.is_contiguous(memory_format=memory_format)  # the next layer keeps its layout
+    # Fewer multiply-adds: 16 per input pixel and channel pair instead of 36 (plus the folding's
+    # padded border row and column).
+    with FlopCounterMode(display=False) as counter:
+        upsample_conv3x3(x, weight.detach())
+    batch, parities, out_channels, in_channels, taps = 2, 4, 3, 6, 2 * 2
+    assert counter.get_total_flops() == 2 * batch * parities * out_channels * in_channels * taps * (5 + 1) * (4 + 1)
+    gradient = torch.randn_like(plain)
+    folded_grads = torch.autograd.grad(folded, [folded_input, weight], gradient)
+    plain_grads = torch.autograd.grad(plain, [plain_input, weight], gradient)
+    for left, right in zip(folded_grads, plain_grads, strict=True):
+        torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
+
+
+def test_a_unet_trains_through_the_folded_upsampling_and_infers_through_the_plain_one():
+    torch.manual_seed(0)
+    net = UNet(5, 3, base_width=4, depth=3, max_width=16).double()
+    x = torch.randn(2, 5, 32, 24, dtype=torch.float64)
+    with FlopCounterMode(display=False) as training:
+        trained = net(x)
+    with torch.no_grad(), FlopCounterMode(display=False) as inference:
+        inferred = net(x)
+    torch.testing.assert_close(trained, inferred, rtol=1e-10, atol=1e-10)
+    assert trained.requires_grad and training.get_total_flops() < inference.get_total_flops()
 
 
 def test_unet_accepts_sizes_that_do_not_halve_evenly():
@@ -274,13 +353,19 @@ def test_a_512x384_model_grows_with_the_resolution_and_runs_forward():
     }
     with torch.no_grad():
         layout_logits, _, warp, image = run_all(generators, x)
-        logits = discriminators.d3(torch.randn(1, FusionGenerator.CONDITION_CHANNELS + RGB, *size.shape))
+        logits = discriminators.d3(
+            torch.randn(1, RGB, *size.shape),
+            discriminators.d3.encode_condition(torch.randn(1, FusionGenerator.CONDITION_CHANNELS, *size.shape)),
+        )
     assert layout_logits.shape == (1, NUM_LABELS, *size.shape) and image.shape == (1, RGB, *size.shape)
     assert torch.isfinite(image).all() and warp.grid.shape == (1, *size.shape, 2)
     # The coarsest PatchGAN sees 128x96, as the coarsest one of a 256x192 model does.
     reference_config = ModelConfig.from_preset("default", Resolution(256, 192), disc_width=2)
     reference = TryOnDiscriminators.from_config(reference_config)
     with torch.no_grad():
-        expected = reference.d3(torch.randn(1, FusionGenerator.CONDITION_CHANNELS + RGB, 256, 192))
+        expected = reference.d3(
+            torch.randn(1, RGB, 256, 192),
+            reference.d3.encode_condition(torch.randn(1, FusionGenerator.CONDITION_CHANNELS, 256, 192)),
+        )
     assert len(expected) == 2 and logits[-1][-1].shape == expected[-1][-1].shape
     assert [scale[-1].shape[-2] for scale in logits] == [67, 35, 19]

@@ -11,7 +11,7 @@ from typing import Self
 from torch import nn
 
 from tryon.config import ModelConfig
-from tryon.nets.discriminator import MultiScaleDiscriminator, PatchDiscriminator
+from tryon.nets.discriminator import EncodedCondition, MultiScaleDiscriminator, PatchDiscriminator
 from tryon.nets.fusion import FusionGenerator
 from tryon.nets.generator import ConditionalGenerator
 from tryon.nets.sgm import GarmentMaskGenerator, LayoutGenerator
@@ -21,6 +21,7 @@ from tryon.nets.warp import GarmentWarper, TPSRegressor, WarpOutput
 
 __all__ = [
     "ConditionalGenerator",
+    "EncodedCondition",
     "FusionGenerator",
     "GarmentMaskGenerator",
     "GarmentWarper",
@@ -65,7 +66,8 @@ def discriminator_for(
 ) -> nn.Module:
     """A conditional discriminator over cat[generator condition, real or generated output]."""
     return MultiScaleDiscriminator(
-        generator.CONDITION_CHANNELS + generator.OUT_CHANNELS,
+        generator.CONDITION_CHANNELS,
+        generator.OUT_CHANNELS,
         width=config.disc_width,
         layers=config.disc_layers,
         scales=config.disc_scales,

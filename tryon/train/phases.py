@@ -6,11 +6,12 @@ discriminator regulariser. Every G/D pair of every stage is expressed with the s
 functions and trained by the same `accumulate_gradients` and `step_optimizers`.
 
 Within a micro-batch the discriminator phase runs before its generator phase and each of the
-discriminator's passes runs once: the pass on the real input is reused (detached) for the
-generator's feature matching, and the pass on the generated input keeps its graph back to the
-generator, so that the discriminator's loss backpropagates into the discriminator's weights only
-and the generator's adversarial terms then backpropagate through the same pass (pix2pixHD runs
-the discriminator on the fakes twice). The optimizers step only after every phase has
+discriminator's passes runs once: the condition is encoded once for both passes
+(`tryon.nets.MultiScaleDiscriminator.encode_condition`), the pass on the real input is reused
+(detached) for the generator's feature matching, and the pass on the generated input keeps its
+graph back to the generator, so that the discriminator's loss backpropagates into the
+discriminator's weights only and the generator's adversarial terms then backpropagate through the
+same pass (pix2pixHD runs the discriminator on the fakes twice). The optimizers step only after every phase has
 accumulated, so the generator and the discriminator of a step both see the same weights, as in
 pix2pixHD, and the retained pass is still the one the generator's gradient needs.
 """
@@ -33,9 +34,10 @@ from tryon.losses import (
     generator_gan_loss,
     r1_penalty,
 )
+from tryon.nets import EncodedCondition
 from tryon.precision import Precision
 from tryon.train.distributed import DistributedContext, average_gradients
-from tryon.train.stages import GeneratorRole, Stage, StepOutputs, Term
+from tryon.train.stages import AdversarialTarget, GeneratorRole, Stage, StepOutputs, Term
 from tryon.train.stats import LossStats
 
 D_LOSS_WEIGHT = 0.5
@@ -58,9 +60,9 @@ class Phase:
         return [parameter for parameter in self.module.parameters() if parameter.requires_grad]
 
 
-def _discriminator_input(condition: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+def _encoded_condition(discriminator: nn.Module, target: AdversarialTarget) -> EncodedCondition:
     # The condition is the generator's input: the discriminator's gradient must not reach it.
-    return torch.cat([condition.detach(), output], dim=1)
+    return discriminator.encode_condition(target.condition.detach())
 
 
 def adversarial_weights(role: GeneratorRole, config: TrainConfig) -> tuple[float, float]:
@@ -84,14 +86,14 @@ def generator_loss(
         return terms
     fake = outputs.fake_scores.pop(role.phase, None)
     if fake is None:
-        fake = discriminator(_discriminator_input(target.condition, target.fake))
+        fake = discriminator(target.fake, _encoded_condition(discriminator, target))
     if gan_weight:
         terms["gan"] = Term(gan_weight, generator_gan_loss(fake, kind=config.gan_loss))
     if matching_weight:
         real = outputs.real_features.get(role.phase)
         if real is None:
             with torch.no_grad():
-                real = discriminator(_discriminator_input(target.condition, target.real))
+                real = discriminator(target.real, _encoded_condition(discriminator, target))
         terms["feature_matching"] = Term(matching_weight, feature_matching_loss(fake, real))
     return terms
 
@@ -106,12 +108,11 @@ def discriminator_loss(
     only and retains the graph); otherwise the generated output is detached.
     """
     target = outputs.adversarial[role.phase]
-    real = discriminator(_discriminator_input(target.condition, target.real))
+    condition = _encoded_condition(discriminator, target)
+    real = discriminator(target.real, condition)
     outputs.real_features[role.phase] = real
     reused = any(adversarial_weights(role, config))
-    fake = discriminator(
-        _discriminator_input(target.condition, target.fake if reused else target.fake.detach())
-    )
+    fake = discriminator(target.fake if reused else target.fake.detach(), condition)
     if reused:
         outputs.fake_scores[role.phase] = fake
     return {
@@ -123,10 +124,12 @@ def discriminator_loss(
 def r1_loss(
     outputs: StepOutputs, *, role: GeneratorRole, discriminator: nn.Module, config: TrainConfig
 ) -> dict[str, Term]:
-    """R1 gradient penalty on the real input, weighted gamma / 2."""
+    """R1 gradient penalty on the real input (the condition and the real image), weighted gamma / 2."""
     target = outputs.adversarial[role.phase]
-    real = _discriminator_input(target.condition, target.real).detach().requires_grad_(True)
-    return {"r1": Term(config.r1_gamma / 2, r1_penalty(discriminator(real), real))}
+    condition = target.condition.detach().requires_grad_(True)
+    real = target.real.detach().requires_grad_(True)
+    scores = discriminator(real, discriminator.encode_condition(condition))
+    return {"r1": Term(config.r1_gamma / 2, r1_penalty(scores, [condition, real]))}
 
 
 def build_phases(
