@@ -467,8 +467,8 @@ def main() -> None:
             f"try-on weights {args.memory_format}).\n\n"
             "Each network is run again alone on the inputs it received in the step; `vs unit` is its "
             "GFLOP/s over the yardstick's (four fp32 3x3 convolutions of 64 channels). `its "
-            "convolutions alone` runs each of its convolution layers by itself at the shape it saw, "
-            "with the same gradients: the rate its layer shapes allow on this CPU, so that the "
+            "convolutions alone` runs each convolution it made (its layers', and functional ones such "
+            "as the folded upsampling) by itself at the shape it saw, with the same gradients: the rate its layer shapes allow on this CPU, so that the "
             "network's rate below it is time spent between and around the convolutions.\n\n" + text + "\n",
         )
 
