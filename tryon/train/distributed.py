@@ -1,10 +1,10 @@
 """Data-parallel training across processes started by `torchrun`: NCCL on GPUs, gloo on CPUs.
 
 Gradients are averaged once per optimizer step over one flat buffer, as stylegan3's training loop
-does, instead of wrapping the networks in `DistributedDataParallel`: the GAN step runs each
-discriminator three times per backward (real, detached fake, fake for the generator), and
-gradient accumulation would need `no_sync` around every round, neither of which DDP's per-forward
-hooks fit. Every rank starts from rank 0's weights and applies the same averaged gradients, so the
+does, instead of wrapping the networks in `DistributedDataParallel`: the GAN step backpropagates
+each discriminator's pass on the generated input twice (into the discriminator's weights, then
+through it into the generator's, `tryon.train.phases`), and gradient accumulation would need
+`no_sync` around every round, neither of which DDP's per-forward hooks fit. Every rank starts from rank 0's weights and applies the same averaged gradients, so the
 weights stay identical without further communication.
 """
 

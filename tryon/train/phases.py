@@ -11,9 +11,9 @@ discriminator's passes runs once: the condition is encoded once for both passes
 (detached) for the generator's feature matching, and the pass on the generated input keeps its
 graph back to the generator, so that the discriminator's loss backpropagates into the
 discriminator's weights only and the generator's adversarial terms then backpropagate through the
-same pass (pix2pixHD runs the discriminator on the fakes twice). The optimizers step only after every phase has
-accumulated, so the generator and the discriminator of a step both see the same weights, as in
-pix2pixHD, and the retained pass is still the one the generator's gradient needs.
+same pass (pix2pixHD runs the discriminator on the fakes twice). The optimizers step only after
+every phase has accumulated, so the generator and the discriminator of a step both see the same
+weights, as in pix2pixHD, and the retained pass is still the one the generator's gradient needs.
 """
 
 from __future__ import annotations
