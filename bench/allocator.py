@@ -37,14 +37,17 @@ SETTINGS = ("system", "retained")  # of ALLOCATOR_ENV
 
 @dataclass(frozen=True)
 class Workload:
-    """One thing to time: a training step of `stage` or a try-on of `garments` on one avatar."""
+    """One thing to time: a training step of `stage`, a try-on of `garments` on one avatar, or
+    (without a preset) the shared yardstick's pass, the unit of the other benchmarks."""
 
     name: str
-    preset: str
+    preset: str | None = None  # the yardstick when None
     stage: str | None = None  # a training step when set
     garments: int = 1  # a try-on's batch otherwise
 
     def describe(self) -> str:
+        if self.preset is None:
+            return "the yardstick: four fp32 64-channel 3x3 convolutions, forward and backward"
         if self.stage:
             return f"training step, {self.preset}, {self.stage}, batch 1"
         return f"try-on, {self.preset}, {self.garments} garment{'s' * (self.garments != 1)} on one avatar"
@@ -58,6 +61,7 @@ WORKLOADS = {
         Workload("tryon-1", "default", garments=1),
         Workload("tryon-8", "default", garments=8),
         Workload("tryon-32", "default", garments=32),
+        Workload("yardstick"),
     )
 }
 DEFAULT_WORKLOADS = "train-default,train-original,tryon-1,tryon-8"
@@ -92,6 +96,21 @@ def tryon_pass(workload: Workload, args: argparse.Namespace) -> Callable[[], obj
     return partial(pipeline, *synthetic_tryon(pipeline, garments=workload.garments))
 
 
+def yardstick_pass() -> Callable[[], object]:
+    """The shared yardstick's pass (its `unit`) in this process, after setting up the allocator as
+    the trainer and the pipeline do (which $TRYON_ALLOCATOR selects)."""
+    import runpy
+
+    from machine import yardstick_path
+
+    from tryon.allocator import retain_freed_memory
+
+    retain_freed_memory()
+    path = str(yardstick_path())
+    sys.argv = [path, "1"]  # the script times its pass once as it loads
+    return runpy.run_path(path, run_name="yardstick")["unit"]
+
+
 def measure(args: argparse.Namespace) -> dict:
     """Runs inside the subprocess: the workload's median seconds, its page faults per pass (minor
     faults: fresh pages touched) and the process's peak RSS."""
@@ -99,7 +118,12 @@ def measure(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     workload = WORKLOADS[args.workloads]
-    run_pass = training_pass(workload, args) if workload.stage else tryon_pass(workload, args)
+    if workload.preset is None:
+        run_pass = yardstick_pass()
+    elif workload.stage:
+        run_pass = training_pass(workload, args)
+    else:
+        run_pass = tryon_pass(workload, args)
     for _ in range(args.warmup):
         run_pass()
     seconds = []

@@ -20,8 +20,9 @@ otherwise (emulated bf16 is 4 to 7 times slower than fp32).
 `--memory-formats` with several weight layouts times them interleaved in one process (same weights,
 alternating passes), one row each: the comparison holds even on a machine that is not quiet.
 
-Every time is also given in units of the yardstick (bench/machine.py), timed before and after the
-table in the same run, and every speed-up against the original code is computed from those units.
+Every time is also given in units of the yardstick (bench/machine.py), timed in the same run (on
+the CPU before the table and after each configuration, a row's unit being the timings on either
+side of it), and every speed-up against the original code is computed from those units.
 
 A batch of B is B garments tried on one avatar: the person representation is computed once and
 expanded to the batch without copying, as the server and the catalog renderer do.
@@ -36,7 +37,7 @@ import sys
 import time
 
 from child import parse_or_measure, run_json
-from machine import Machine, Unit, detect, time_yardstick, unit_from
+from machine import Machine, Unit, YardstickRun, detect, percent, unit_of
 from quoted import TRYON, TRYON_UNITS, for_capability
 from results import add_section_options, command_line, write_section
 
@@ -179,9 +180,9 @@ def seconds_per_megapixel(result: dict) -> float:
 
 HEADER = (
     "| preset | size | batch | precision | weights | median s (batch) | min-max s | s per try-on | units per try-on "
-    "| try-ons/s | s per MP | s per MP vs first | GFLOP per try-on | GFLOP/s | GFLOP/s vs unit | peak RSS GB "
-    "| peak CUDA GB |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| try-ons/s | s per MP | s per MP vs first | GFLOP per try-on | GFLOP/s | GFLOP/s vs unit | vs unit, same "
+    "allocator | peak RSS GB | peak CUDA GB |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -205,6 +206,7 @@ def row(result: dict, reference: dict, unit: Unit) -> str:
         f"{result['gflop_per_tryon']:.1f}",
         f"{result['gflop_per_tryon'] / per_tryon:.0f}",
         f"{unit.efficiency(flop=result['gflop_per_tryon'] * 1e9, seconds=per_tryon):.0%}",
+        percent(unit.same_allocator_efficiency(flop=result["gflop_per_tryon"] * 1e9, seconds=per_tryon)),
         f"{result['peak_rss_gb']:.2f}",
         "-" if result.get("peak_cuda_gb") is None else f"{result['peak_cuda_gb']:.2f}",
     ]
@@ -223,11 +225,15 @@ def skip_reason(reference: dict, size: str, batch: int, args: argparse.Namespace
     return None
 
 
-def table(args: argparse.Namespace, precision: str, yardstick_s: float) -> list[tuple[dict, dict] | str]:
-    """Every preset x size x batch: (result, its preset's reference) or the skipped row. Rows are
-    printed as they come, in units of the yardstick measured before the table."""
-    provisional = unit_from([yardstick_s])
-    entries: list[tuple[dict, dict] | str] = []
+Row = tuple[dict, dict, Unit | None]
+"""A measured row: its result, its preset's reference result, and its unit (`YardstickRun`; None
+where that is the run's)."""
+
+
+def table(args: argparse.Namespace, precision: str, yardsticks: YardstickRun) -> list[Row | str]:
+    """Every preset x size x batch: a measured row or the skipped one. Rows are printed as they come
+    (where the run's unit is theirs, in the units timed so far)."""
+    entries: list[Row | str] = []
     print(HEADER, flush=True)
     for preset in args.presets.split(","):
         reference: dict | None = None
@@ -235,20 +241,25 @@ def table(args: argparse.Namespace, precision: str, yardstick_s: float) -> list[
             for batch in (int(value) for value in args.batches.split(",")):
                 why = skip_reason(reference, size, batch, args) if reference else None
                 if why is None:
-                    for result in run_child(args, preset, size, batch, precision):
+                    results = run_child(args, preset, size, batch, precision)
+                    unit = yardsticks.after_configuration()
+                    for result in results:
                         reference = reference or result
-                        entries.append((result, reference))
-                        print(row(result, reference, provisional), flush=True)
+                        entries.append((result, reference, unit))
+                        print(row(result, reference, unit or unit_of(yardsticks.timings)), flush=True)
                 else:
-                    empty = "| " * 11  # the measured columns
+                    empty = "| " * 12  # the measured columns
                     entries.append(f"| {preset} | {size} | {batch} | {precision} | - | skipped: {why} {empty}|")
                     print(entries[-1], flush=True)
     return entries
 
 
-def render(entries: list[tuple[dict, dict] | str], unit: Unit) -> list[str]:
-    """The table's lines, measured rows in `unit` (the run's: before and after)."""
-    return [HEADER, *(entry if isinstance(entry, str) else row(*entry, unit) for entry in entries)]
+def render(entries: list[Row | str], unit: Unit) -> list[str]:
+    """The table's lines; `unit` is the run's."""
+    lines = [
+        entry if isinstance(entry, str) else row(entry[0], entry[1], entry[2] or unit) for entry in entries
+    ]
+    return [HEADER, *lines]
 
 
 def noisy(results: list[dict]) -> list[str]:
@@ -283,14 +294,15 @@ def one_avatar_throughput(results: list[dict]) -> list[str]:
     return lines
 
 
-def comparisons(results: list[dict], machine: Machine, unit: Unit) -> list[str]:
-    """Each preset's 256x192 batch-1 try-on against the original code's quoted cost in units (on the
-    CPU, where those were measured)."""
+def comparisons(rows: list[Row], machine: Machine, unit: Unit) -> list[str]:
+    """Each preset's 256x192 batch-1 try-on against the original code's quoted cost in units (its
+    row's; on the CPU, where those were measured). `unit` is the whole run's."""
     quote = for_capability(TRYON, machine.capability)
     lines = [f"- Yardstick: {unit.describe()}.", f"- Original ACGPN code: {TRYON_UNITS}; {quote}."]
-    for result in results:
+    for result, _, row_unit in rows:
         if result["size"] == "256x192" and result["batch"] == 1:
-            speedup = TRYON_UNITS.speedup(unit.units(result["median_s"])) if machine.device == "cpu" else ""
+            units = (row_unit or unit).units(result["median_s"])
+            speedup = TRYON_UNITS.speedup(units) if machine.device == "cpu" else ""
             lines.append(
                 f"- {result['preset']} ({result['memory_format']}): {result['gflop_per_tryon']:.1f} GFLOP per "
                 f"try-on; {speedup}"
@@ -327,7 +339,10 @@ def section(
             "of one try-on per million pixels;",
             "`vs first` divides it by the preset's first row's, so 1.00x means time grows exactly with the "
             "pixel count, as the FLOPs do.",
-            "GFLOP/s is achieved per try-on; `vs unit` divides it by the yardstick's.",
+            "GFLOP/s is achieved per try-on; `vs unit` divides it by the yardstick's, `same allocator` by",
+            "the yardstick's run with tryon's allocator, which the try-on runs with (`tryon.allocator`).",
+            "On the CPU a row's unit is the yardstick timed just before and just after its configuration",
+            "(the line above gives every timing of the run), so that units follow the machine through it.",
             "",
             *lines,
             "",
@@ -374,12 +389,13 @@ def main() -> None:
     precision = resolve_precision(args.precision, args.device).name
     machine = detect(args.device, threads=args.threads)
     print(f"Machine: {machine.describe(precision)}", flush=True)
-    before = time_yardstick()
-    entries = table(args, precision, before)
-    unit = unit_from([before, time_yardstick()])
+    yardsticks = YardstickRun(args.device)
+    entries = table(args, precision, yardsticks)
+    unit = yardsticks.finish()
     lines = render(entries, unit)
-    results = [entry[0] for entry in entries if not isinstance(entry, str)]
-    notes = noisy(results) + comparisons(results, machine, unit) + one_avatar_throughput(results)
+    rows = [entry for entry in entries if not isinstance(entry, str)]
+    results = [result for result, _, _ in rows]
+    notes = noisy(results) + comparisons(rows, machine, unit) + one_avatar_throughput(results)
     print("\n" + "\n".join(notes))
     if args.write:
         command = command_line("bench/infer.py")

@@ -14,6 +14,11 @@ The unit: seconds alone cannot be compared across machines, so every benchmark a
 shared yardstick (`../shared/bench/yardstick.py`, a fixed fp32 convolution workload) in the same run
 and reports its figures in units of it: a step that takes 40 units takes 40 yardsticks on any CPU,
 and a module's GFLOP/s over the yardstick's says how close it runs to what the convolutions reach.
+
+The yardstick runs with the C library's malloc as it comes, while tryon's CPU trainer and try-on
+pipeline keep freed memory in the heap (`tryon.allocator`), which makes convolutions that allocate
+their outputs on every pass faster, the yardstick's own included. So each run also times the
+yardstick with tryon's allocator: a rate against that one compares like with like.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -96,10 +102,12 @@ def yardstick_path() -> Path:
 
 @dataclass(frozen=True)
 class Unit:
-    """The yardstick's time measured in this run, before and after the benchmark."""
+    """The yardstick's time measured in this run: before the benchmark and after it, or after each
+    of its configurations."""
 
     seconds: float  # median of the measurements
     measurements: tuple[float, ...]  # each one the yardstick's own median
+    same_allocator: tuple[float, ...] = ()  # the yardstick run with tryon's allocator, as the measured code
 
     def units(self, seconds: float) -> float:
         """`seconds` on this machine expressed in yardsticks."""
@@ -113,21 +121,113 @@ class Unit:
         """Achieved FLOP/s of `flop` in `seconds` as a fraction of the yardstick's."""
         return flop / seconds / 1e9 / self.gflop_per_s
 
+    def same_allocator_efficiency(self, *, flop: float, seconds: float) -> float | None:
+        """Achieved FLOP/s of `flop` in `seconds` as a fraction of the yardstick's with tryon's
+        allocator (None when it was not timed)."""
+        if not self.same_allocator:
+            return None
+        return flop / seconds / 1e9 / (UNIT_GFLOP / statistics.median(self.same_allocator))
+
     def describe(self) -> str:
         spread = ", ".join(f"{value:.3f}" for value in self.measurements)
-        return f"1 unit = {self.seconds:.3f} s, {self.gflop_per_s:.0f} GFLOP/s (measured {spread} s here)"
+        line = f"1 unit = {self.seconds:.3f} s, {self.gflop_per_s:.0f} GFLOP/s (measured {spread} s here)"
+        if self.same_allocator:
+            same = statistics.median(self.same_allocator)
+            spread = ", ".join(f"{value:.3f}" for value in self.same_allocator)
+            line += (
+                f"; the yardstick with tryon's allocator {same:.3f} s, {UNIT_GFLOP / same:.0f} GFLOP/s "
+                f"({spread} s)"
+            )
+        return line
 
 
-def time_yardstick(*, repeats: int = 7) -> float:
-    """The yardstick's median seconds, run in a fresh process with this process's environment."""
+WITH_TRYON_ALLOCATOR = (
+    "import runpy, sys; from tryon.allocator import retain_freed_memory; retain_freed_memory(); "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+"""Runs a script (argv[1], its arguments after it) with the allocator that tryon's CPU trainer and
+try-on pipeline set up, in this environment ($TRYON_ALLOCATOR included)."""
+
+
+def time_yardstick(*, repeats: int = 7, tryon_allocator: bool = False) -> float:
+    """The yardstick's median seconds, run in a fresh process with this process's environment; with
+    `tryon_allocator`, with the C library's malloc set up as tryon's measured code has it."""
+    script = [str(yardstick_path()), str(repeats)]
+    wrapper = ["-c", WITH_TRYON_ALLOCATOR] if tryon_allocator else []
     completed = subprocess.run(
-        [sys.executable, str(yardstick_path()), str(repeats)], capture_output=True, text=True, check=False
+        [sys.executable, *wrapper, *script], capture_output=True, text=True, check=False
     )
     if completed.returncode != 0:
         raise RuntimeError(f"the yardstick failed:\n{completed.stderr[-2000:]}")
     return float(completed.stdout.strip().splitlines()[-1])
 
 
-def unit_from(measurements: list[float]) -> Unit:
-    """The unit of a run from its yardstick measurements (typically one before and one after)."""
-    return Unit(seconds=statistics.median(measurements), measurements=tuple(measurements))
+def unit_from(measurements: list[float], *, same_allocator: list[float] = ()) -> Unit:
+    """The unit of a run from its yardstick measurements (typically one before and one after), and
+    those with tryon's allocator when they were taken."""
+    return Unit(
+        seconds=statistics.median(measurements),
+        measurements=tuple(measurements),
+        same_allocator=tuple(same_allocator),
+    )
+
+
+def percent(value: float | None) -> str:
+    """A table cell for a fraction, `-` for none."""
+    return "-" if value is None else f"{value:.0%}"
+
+
+@dataclass(frozen=True)
+class YardstickTiming:
+    """One timing of the yardstick as it is and one with tryon's allocator, taken together."""
+
+    plain: float
+    same_allocator: float
+
+
+def time_yardsticks() -> YardstickTiming:
+    """The yardstick timed as it is, then with tryon's allocator."""
+    return YardstickTiming(plain=time_yardstick(), same_allocator=time_yardstick(tryon_allocator=True))
+
+
+def unit_of(timings: list[YardstickTiming]) -> Unit:
+    """The unit of a run from its paired timings (one before the benchmark, then after each
+    configuration or after the whole)."""
+    return unit_from(
+        [timing.plain for timing in timings], same_allocator=[timing.same_allocator for timing in timings]
+    )
+
+
+class Measured(NamedTuple):
+    """A configuration's result and the unit it is expressed in (`YardstickRun.after_configuration`)."""
+
+    result: dict
+    unit: Unit | None  # None: the run's
+
+
+class YardstickRun:
+    """The yardstick timings of one benchmark run, the first taken on construction.
+
+    On the CPU the yardstick runs on the cores that the configurations use, so it is timed again
+    after each configuration and a configuration's unit is the timings on either side of it: one
+    measured while the machine was slow (or fast) is set against the yardstick under the same
+    conditions. On a GPU the yardstick only describes the host, and timing it after every row
+    would take a good part of a row's time there, so it is timed once more at the end.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.per_configuration = device == "cpu"
+        self.timings = [time_yardsticks()]
+
+    def after_configuration(self) -> Unit | None:
+        """The unit of the configuration just measured; None where that is the run's."""
+        if not self.per_configuration:
+            return None
+        self.timings.append(time_yardsticks())
+        return unit_of(self.timings[-2:])
+
+    def finish(self) -> Unit:
+        """The run's unit, from all of its timings."""
+        if not self.per_configuration:
+            self.timings.append(time_yardsticks())
+        return unit_of(self.timings)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from child import run_json
 from infer import synthetic_tryon
-from machine import detect, time_yardstick, unit_from
+from machine import Unit, YardstickRun, detect, percent
 from results import command_line, write_section
 
 from tryon.precision import resolve_precision
@@ -381,8 +381,9 @@ def run_child(args: argparse.Namespace, preset: str, workload: str) -> dict:
     return run_json(command)
 
 
-def tables(preset: str, workload: str, result: dict, unit) -> str:
-    """The markdown of one workload: networks against the unit, then the top operators."""
+def tables(preset: str, workload: str, result: dict, unit: Unit) -> str:
+    """The markdown of one workload: networks against `unit` (the yardstick timed on either side of
+    the workload), then the top operators."""
     lines = [
         (
             f"### {preset}, {workload}: {result['step_s']:.3f} s profiled "
@@ -390,13 +391,14 @@ def tables(preset: str, workload: str, result: dict, unit) -> str:
         ),
         "",
         (
-            "| network | run alone | GFLOP | median s | GFLOP/s | vs unit "
+            "| network | run alone | GFLOP | median s | GFLOP/s | vs unit | vs unit, same allocator "
             "| its convolutions alone: share of GFLOP | their GFLOP/s vs unit |"
         ),
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, timed in result["networks"].items():
         rate = timed["gflop"] / timed["seconds"]
+        same_allocator = unit.same_allocator_efficiency(flop=timed["gflop"] * 1e9, seconds=timed["seconds"])
         convolutions = (
             f"{timed['convolutions_gflop'] / timed['gflop']:.0%} | "
             f"{timed['convolutions_gflop'] / timed['convolutions_seconds'] / unit.gflop_per_s:.0%}"
@@ -405,7 +407,8 @@ def tables(preset: str, workload: str, result: dict, unit) -> str:
         )
         lines.append(
             f"| {name} | {'forward + backward' if timed['backward'] else 'forward'} | {timed['gflop']:.2f} | "
-            f"{timed['seconds']:.4f} | {rate:.0f} | {rate / unit.gflop_per_s:.0%} | {convolutions} |"
+            f"{timed['seconds']:.4f} | {rate:.0f} | {rate / unit.gflop_per_s:.0%} | "
+            f"{percent(same_allocator)} | {convolutions} |"
         )
     lines += ["", "| operator (self CPU) | ms | share | calls |", "|---|---|---|---|"]
     lines += [
@@ -447,14 +450,13 @@ def main() -> None:
     args.precision = precision
     machine = detect("cpu", threads=args.threads)
     print(f"Machine: {machine.describe(precision)}", flush=True)
-    before = time_yardstick()
-    results = {
-        (preset, workload): run_child(args, preset, workload)
-        for preset in args.presets.split(",")
-        for workload in args.workloads.split(",")
-    }
-    unit = unit_from([before, time_yardstick()])
-    parts = [tables(preset, workload, result, unit) for (preset, workload), result in results.items()]
+    yardsticks = YardstickRun("cpu")
+    parts = []
+    for preset in args.presets.split(","):
+        for workload in args.workloads.split(","):
+            result = run_child(args, preset, workload)
+            parts.append(tables(preset, workload, result, yardsticks.after_configuration()))
+    unit = yardsticks.finish()
     text = "\n\n".join(parts)
     print(f"{unit.describe()}\n\n{text}", flush=True)
     if args.write:
@@ -466,7 +468,9 @@ def main() -> None:
             f"{machine.describe(precision)}; {unit.describe()}; {args.size}, batch {args.batch}; "
             f"try-on weights {args.memory_format}).\n\n"
             "Each network is run again alone on the inputs it received in the step; `vs unit` is its "
-            "GFLOP/s over the yardstick's (four fp32 3x3 convolutions of 64 channels). `its "
+            "GFLOP/s over the yardstick's (four fp32 3x3 convolutions of 64 channels), `same allocator` "
+            "over the yardstick's run with tryon's allocator, which the step runs with; each workload's "
+            "unit is the yardstick timed just before and just after it. `its "
             "convolutions alone` runs each convolution it made (its layers', and functional ones such "
             "as the folded upsampling) by itself at the shape it saw, with the same gradients: the rate its layer shapes allow on this CPU, so that the "
             "network's rate below it is time spent between and around the convolutions.\n\n" + text + "\n",

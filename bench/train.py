@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Self
 
 from child import run_json
-from machine import Machine, Unit, detect, time_yardstick, unit_from
+from machine import Machine, Measured, Unit, YardstickRun, detect, percent, unit_of
 from quoted import TRAINING_STEP, TRAINING_STEP_UNITS, for_capability
 from results import command_line, write_section
 
@@ -322,20 +322,23 @@ def estimate(reference: dict, size: str, batch: int, *, checkpointing: bool) -> 
 def row(result: dict, unit: Unit) -> str:
     """One measured configuration, its time also in units and its GFLOP/s against the unit's."""
     cuda = f"{result['peak_cuda_gb']:.2f}" if result.get("peak_cuda_gb") is not None else "-"
-    efficiency = unit.efficiency(flop=result["tflop_per_step"] * 1e12, seconds=result["median_s"])
+    flop, seconds = result["tflop_per_step"] * 1e12, result["median_s"]
     return (
         f"| {result['preset']} | {result['size']} | {result['batch']} | {result['stage']} | "
         f"{'yes' if result['checkpointing'] else 'no'} | {result['median_s']:.3f} | "
         f"{unit.units(result['median_s']):.2f} | {result['images_per_s']:.2f} | "
-        f"{result['tflop_per_step']:.3f} | {efficiency:.0%} | {result['peak_rss_gb']:.2f} | {cuda} | "
+        f"{result['tflop_per_step']:.3f} | {unit.efficiency(flop=flop, seconds=seconds):.0%} | "
+        f"{percent(unit.same_allocator_efficiency(flop=flop, seconds=seconds))} | "
+        f"{result['peak_rss_gb']:.2f} | {cuda} | "
         f"{result['static_gb'] + result['saved_gb']:.2f} |"
     )
 
 
 HEADER = (
     "| preset | size | batch | stage | grad. ckpt | median s/step | units/step | images/s | TFLOP/step | "
-    "GFLOP/s vs unit | peak RSS GB | peak CUDA GB | est. GB (weights+state+saved) |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "GFLOP/s vs unit | vs unit, same allocator | peak RSS GB | peak CUDA GB | "
+    "est. GB (weights+state+saved) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -343,7 +346,7 @@ def skipped(
     preset: str, size: str, batch: int, stage: str, checkpointing: bool, why: str, memory: float
 ) -> str:
     ckpt = "yes" if checkpointing else "no"
-    empty = "| " * 7  # the measured columns
+    empty = "| " * 8  # the measured columns
     return f"| {preset} | {size} | {batch} | {stage} | {ckpt} | skipped: {why} {empty}~{memory:.1f} (scaled) |"
 
 
@@ -424,13 +427,17 @@ def main() -> None:
     machine = detect(args.device, threads=args.threads)
     precision = resolve_precision(args.precision, args.device).name
     print(f"Machine: {machine.describe(precision)}", flush=True)
-    before = time_yardstick()
-    print(f"Yardstick before: {before:.3f} s", flush=True)
-    entries = main_table(args, before)
-    unit = unit_from([before, time_yardstick()])
+    yardsticks = YardstickRun(args.device)
+    before = yardsticks.timings[0]
+    print(
+        f"Yardstick before: {before.plain:.3f} s ({before.same_allocator:.3f} s with tryon's allocator)",
+        flush=True,
+    )
+    entries = main_table(args, yardsticks)
+    unit = yardsticks.finish()
     print(unit.describe(), flush=True)
     table = render_table(entries, unit)
-    summary = summarise([entry for entry in entries if isinstance(entry, dict)], machine, unit)
+    summary = summarise([entry for entry in entries if isinstance(entry, Measured)], machine, unit)
     print(f"\n{summary}\n", flush=True)
     switches = switch_table(args, precision, machine) if args.switches else ""
     if args.write:
@@ -443,13 +450,13 @@ def report(lines: list[str], line: str) -> None:
     print(line, flush=True)
 
 
-def main_table(args: argparse.Namespace, yardstick_s: float) -> list[dict | str]:
-    """Every preset x stage x size: a measured result, or the skipped row with the estimate that ruled
-    it out. Rows are printed as they come in units of the yardstick measured before the table."""
-    provisional = unit_from([yardstick_s])
+def main_table(args: argparse.Namespace, yardsticks: YardstickRun) -> list[Measured | str]:
+    """Every preset x stage x size: a measured result with its unit (`YardstickRun`), or the skipped
+    row with the estimate that ruled it out. Rows are printed as they come (where the run's unit is
+    theirs, in the units timed so far)."""
     budget = memory_budget_gb(args)
     print(HEADER, flush=True)
-    entries: list[dict | str] = []
+    entries: list[Measured | str] = []
     for preset in args.presets.split(","):
         for stage in args.stages.split(","):
             reference = None
@@ -469,14 +476,15 @@ def main_table(args: argparse.Namespace, yardstick_s: float) -> list[dict | str]
                     child_command(args, preset, size, batch, stage, checkpointing=checkpointing)
                 )
                 reference = reference or result
-                entries.append(result)
-                print(row(result, provisional), flush=True)
+                entries.append(Measured(result, yardsticks.after_configuration()))
+                print(row(result, entries[-1].unit or unit_of(yardsticks.timings)), flush=True)
     return entries
 
 
-def render_table(entries: list[dict | str], unit: Unit) -> str:
-    """The table of `main_table`'s entries, measured rows in `unit` (the run's: before and after)."""
-    return "\n".join([HEADER, *(entry if isinstance(entry, str) else row(entry, unit) for entry in entries)])
+def render_table(entries: list[Measured | str], unit: Unit) -> str:
+    """The table of `main_table`'s entries; `unit` is the run's."""
+    lines = [entry if isinstance(entry, str) else row(entry.result, entry.unit or unit) for entry in entries]
+    return "\n".join([HEADER, *lines])
 
 
 def switches(precision: str, machine: Machine) -> tuple[tuple[str, dict | None], ...]:
@@ -530,26 +538,26 @@ def switch_table(args: argparse.Namespace, precision: str, machine: Machine) -> 
     return "\n".join(lines)
 
 
-def summarise(results: list[dict], machine: Machine, unit: Unit) -> str:
+def summarise(measured: list[Measured], machine: Machine, unit: Unit) -> str:
     """The full step at 256x192 batch 1 beside the original code's quoted figures (speed-ups from
-    units measured in this run, on the CPU only, where they were measured), and the memory that
-    1024x768 batch 1 needs with and without gradient checkpointing."""
+    the row's units, on the CPU only, where they were measured), and the memory that 1024x768
+    batch 1 needs with and without gradient checkpointing. `unit` is the whole run's."""
     quote = for_capability(TRAINING_STEP, machine.capability)
     notes = [f"- Yardstick: {unit.describe()}.", f"- Original ACGPN code: {TRAINING_STEP_UNITS}; {quote}."]
     references = {
-        (result["preset"], result["stage"]): result
-        for result in results
-        if result["size"] == "256x192" and result["batch"] == 1 and not result["checkpointing"]
+        (entry.result["preset"], entry.result["stage"]): entry
+        for entry in measured
+        if (entry.result["size"], entry.result["batch"], entry.result["checkpointing"]) == ("256x192", 1, False)
     }
-    for (preset, stage), result in references.items():
+    for (preset, stage), (result, row_unit) in references.items():
         if stage == "full":
-            units = unit.units(result["median_s"])
+            units = (row_unit or unit).units(result["median_s"])
             speedup = f": {TRAINING_STEP_UNITS.speedup(units)}" if machine.device.startswith("cpu") else ""
             notes.append(
                 f"- {preset}: full step {result['median_s']:.2f} s, {result['tflop_per_step']:.2f} TFLOP, "
                 f"peak RSS {result['peak_rss_gb']:.1f} GB{speedup}"
             )
-    for result in results:
+    for result, _ in measured:
         if result["size"] == "1024x768" and result.get("peak_cuda_gb") is not None:
             fits = "within" if result["peak_cuda_gb"] <= GPU_MEMORY_CLAIM_GB else "over"
             notes.append(
@@ -560,7 +568,7 @@ def summarise(results: list[dict], machine: Machine, unit: Unit) -> str:
     for preset in dict.fromkeys(preset for preset, _ in references):
         memory = {
             stage: tuple(
-                estimate(references[preset, stage], "1024x768", 1, checkpointing=checkpointing)[0]
+                estimate(references[preset, stage].result, "1024x768", 1, checkpointing=checkpointing)[0]
                 for checkpointing in (False, True)
             )
             for stage in STAGES
@@ -598,11 +606,14 @@ perceptual loss {"on" if args.vgg else "off"}{f", model settings of {args.params
 A step is `StageTrainer.train_step`: the stage forward, every phase's backward, the optimizer steps,
 schedules and EMA; the median of {args.repeats} steps after {args.warmup} warm-up step(s), data loading excluded
 (the loader's workers overlap it). `full` trains every module in one step, as the original code does.
-FLOPs from `torch.utils.flop_counter` (forward + backward). `units/step` is the step in yardsticks
-timed before and after the table (machine-independent); `GFLOP/s vs unit` is the step's achieved
-GFLOP/s over the yardstick's. The last column is weights, gradients, Adam
-moments and EMA plus the peak of the tensors saved for backward; skipped rows show it scaled from
-256x192 by pixels x batch. Peak RSS includes the Python and PyTorch runtime (~0.4 GB).
+FLOPs from `torch.utils.flop_counter` (forward + backward). `units/step` is the step in yardsticks,
+machine-independent: on the CPU each row's unit is the yardstick timed just before and just after
+it (the line above gives every timing of the run). `GFLOP/s vs unit` is the step's achieved GFLOP/s over
+the yardstick's, and `same allocator` over the yardstick's run with tryon's allocator, which the
+step runs with (`tryon.allocator`; the yardstick is faster with it too). The last column is
+weights, gradients, Adam moments and EMA plus the peak of the tensors saved for backward; skipped
+rows show it scaled from 256x192 by pixels x batch. Peak RSS includes the Python and PyTorch
+runtime (~0.4 GB).
 
 {table}
 

@@ -184,9 +184,45 @@ def test_the_unit_comes_from_the_yardstick_run_in_this_run_and_converts_times_an
     assert machine.UNIT_GFLOP == pytest.approx(43.49, abs=0.01)
     assert unit.efficiency(flop=machine.UNIT_GFLOP * 1e9, seconds=1.2) == pytest.approx(0.5)
     assert "1 unit = 0.600 s" in unit.describe() and "0.500, 0.700, 0.600" in unit.describe()
+    assert unit.same_allocator_efficiency(flop=1e9, seconds=1.0) is None  # not timed
+    # With tryon's allocator the script runs after `retain_freed_memory`, whose cache shows the call.
+    fake.write_text(
+        "import sys\nfrom tryon.allocator import retain_freed_memory\n"
+        "print(0.4 if retain_freed_memory.cache_info().currsize and sys.argv[1] == '7' else 9.9)\n"
+    )
+    assert machine.time_yardstick(tryon_allocator=True) == 0.4 and machine.time_yardstick() == 9.9
+    timings = [machine.YardstickTiming(plain=0.6, same_allocator=0.5), machine.YardstickTiming(0.8, 0.5)]
+    paired = machine.unit_of(timings)
+    assert paired.seconds == pytest.approx(0.7) and paired.same_allocator == (0.5, 0.5)
+    assert paired.same_allocator_efficiency(flop=machine.UNIT_GFLOP * 1e9, seconds=1.0) == pytest.approx(0.5)
+    assert "with tryon's allocator 0.500 s" in paired.describe()
     monkeypatch.setenv(machine.YARDSTICK_ENV, str(tmp_path / "missing.py"))
     with pytest.raises(FileNotFoundError, match="TRYON_YARDSTICK"):
         machine.time_yardstick()
+
+
+def test_on_the_cpu_each_configuration_is_set_against_the_yardstick_timed_on_either_side_of_it(
+    tmp_path, monkeypatch
+):
+    # A stand-in yardstick that takes 0.1 s longer on each call, 0.05 s less with tryon's allocator.
+    calls = tmp_path / "calls"
+    fake = tmp_path / "yardstick.py"
+    fake.write_text(
+        "import pathlib, sys\n"
+        f"calls = pathlib.Path({str(calls)!r})\n"
+        "count = len(calls.read_text()) if calls.exists() else 0\n"
+        "calls.write_text('x' * (count + 1))\n"
+        "print(0.1 * (count // 2 + 1) - 0.05 * ('tryon.allocator' in sys.modules))\n"
+    )
+    monkeypatch.setenv(machine.YARDSTICK_ENV, str(fake))
+    run = machine.YardstickRun("cpu")
+    first, second = run.after_configuration(), run.after_configuration()
+    assert first.measurements == pytest.approx((0.1, 0.2)) and first.same_allocator == pytest.approx((0.05, 0.15))
+    assert second.seconds == pytest.approx(0.25)  # the timings either side of it: 0.2 and 0.3
+    assert run.finish().measurements == pytest.approx((0.1, 0.2, 0.3))  # nothing more to time
+    elsewhere = machine.YardstickRun("cuda")
+    assert elsewhere.after_configuration() is None  # the run's unit, timed once more at its end
+    assert elsewhere.finish().measurements == pytest.approx((0.4, 0.5))
 
 
 def test_speed_ups_against_the_original_code_are_ranges_computed_from_units():
@@ -359,13 +395,30 @@ def test_a_results_command_can_be_pasted_into_a_shell(monkeypatch):
 
 def test_the_allocator_comparison_times_both_settings_and_the_retained_heap_faults_less(tmp_path):
     results_file = tmp_path / "RESULTS.md"
+    # A stand-in for ../shared/bench/yardstick.py, which a clean clone does not have, built the same
+    # way: a module-level pass `unit` on 64-channel maps, timed as the script loads.
+    yardstick = tmp_path / "yardstick.py"
+    yardstick.write_text(
+        "import sys, torch\n"
+        "x = torch.randn(1, 64, 128, 96, requires_grad=True)\n"
+        "convs = torch.nn.Sequential(*[torch.nn.Conv2d(64, 64, 3, padding=1) for _ in range(2)])\n"
+        "def unit():\n    convs(x).square().mean().backward()\n"
+        "unit()\nprint(int(sys.argv[1]))\n"
+    )
     command = [
-        sys.executable, str(BENCH / "allocator.py"), "--workloads", "tryon-1", "--rounds", "1", "--repeats", "2",
-        "--warmup", "2", "--threads", "1", "--precision", "fp32", "--write", str(results_file),
+        sys.executable, str(BENCH / "allocator.py"), "--workloads", "tryon-1,yardstick", "--rounds", "1",
+        "--repeats", "2", "--warmup", "2", "--threads", "1", "--precision", "fp32",
+        "--write", str(results_file),
     ]
-    subprocess.run(command, capture_output=True, text=True, check=True, cwd=BENCH, timeout=300)
+    environment = {**os.environ, machine.YARDSTICK_ENV: str(yardstick)}
+    subprocess.run(
+        command, capture_output=True, text=True, check=True, cwd=BENCH, timeout=300, env=environment
+    )
     section = results_file.read_text()
     assert "## Allocator" in section and "Command: `" in section
+    (yardstick_line,) = [line for line in section.splitlines() if line.startswith("| the yardstick")]
+    yardstick_cells = [cell.strip() for cell in yardstick_line.strip("|").split("|")]
+    assert int(yardstick_cells[4]) > int(yardstick_cells[5])  # its 3 MB maps: fresh pages with the system's
     (line,) = [line for line in section.splitlines() if line.startswith("| try-on, default, 1 garment")]
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     system_s, retained_s = (float(cell.split()[0]) for cell in cells[1:3])

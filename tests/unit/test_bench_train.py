@@ -9,6 +9,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.append(str(BENCH))  # the scripts import their siblings, as they do when run from bench/
 
+import machine
 import train
 
 from tryon.config import ModelConfig, Resolution
@@ -49,3 +50,30 @@ def test_the_switch_table_runs_bf16_only_where_it_is_native():
     assert dict(train.switches("bf16", machine(native=False)))["precision fp32 (no autocast)"] == {
         "precision": "fp32"
     }
+
+
+def test_a_row_rates_the_step_against_both_yardstick_timings_and_a_skipped_row_keeps_the_columns():
+    result = {
+        "preset": "default",
+        "size": "256x192",
+        "batch": 1,
+        "stage": "sgm",
+        "checkpointing": False,
+        "median_s": 0.5,
+        "images_per_s": 2.0,
+        "tflop_per_step": 0.0435 * 4,  # four yardsticks' work
+        "peak_rss_gb": 1.0,
+        "static_gb": 0.1,
+        "saved_gb": 0.2,
+    }
+    unit = machine.unit_from([0.25], same_allocator=[0.2])
+    cells = [cell.strip() for cell in train.row(result, unit).strip("|").split("|")]
+    header = [cell.strip() for cell in train.HEADER.splitlines()[0].strip("|").split("|")]
+    assert len(cells) == len(header)
+    rates = dict(zip(header, cells))
+    # 4 units of work in 2 units of time: 200%; in 2.5 units of the faster yardstick: 160%.
+    assert rates["units/step"] == "2.00" and rates["GFLOP/s vs unit"] == "200%"
+    assert rates["vs unit, same allocator"] == "160%"
+    assert "| - |" in train.row(result, machine.unit_from([0.25]))  # without the second timing
+    skipped = train.skipped("default", "1024x768", 1, "sgm", False, "needs ~30 GB > 20 GB", 30.0)
+    assert skipped.count("|") == train.HEADER.splitlines()[0].count("|")
