@@ -37,7 +37,7 @@ import sys
 import time
 
 from child import parse_or_measure, run_json
-from machine import Machine, Unit, YardstickRun, detect, percent, unit_of
+from machine import Machine, Unit, YardstickRun, detect, percent
 from quoted import TRYON, TRYON_UNITS, for_capability
 from results import add_section_options, command_line, write_section
 
@@ -246,7 +246,7 @@ def table(args: argparse.Namespace, precision: str, yardsticks: YardstickRun) ->
                     for result in results:
                         reference = reference or result
                         entries.append((result, reference, unit))
-                        print(row(result, reference, unit or unit_of(yardsticks.timings)), flush=True)
+                        print(row(result, reference, unit or yardsticks.so_far), flush=True)
                 else:
                     empty = "| " * 12  # the measured columns
                     entries.append(f"| {preset} | {size} | {batch} | {precision} | - | skipped: {why} {empty}|")

@@ -226,8 +226,13 @@ class YardstickRun:
         self.timings.append(time_yardsticks())
         return unit_of(self.timings[-2:])
 
+    @property
+    def so_far(self) -> Unit:
+        """The unit from the timings taken so far: a row's, while the run's is not yet known."""
+        return unit_of(self.timings)
+
     def finish(self) -> Unit:
         """The run's unit, from all of its timings."""
         if not self.per_configuration:
             self.timings.append(time_yardsticks())
-        return unit_of(self.timings)
+        return self.so_far

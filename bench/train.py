@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Self
 
 from child import run_json
-from machine import Machine, Measured, Unit, YardstickRun, detect, percent, unit_of
+from machine import Machine, Measured, Unit, YardstickRun, detect, percent
 from quoted import TRAINING_STEP, TRAINING_STEP_UNITS, for_capability
 from results import command_line, write_section
 
@@ -477,7 +477,7 @@ def main_table(args: argparse.Namespace, yardsticks: YardstickRun) -> list[Measu
                 )
                 reference = reference or result
                 entries.append(Measured(result, yardsticks.after_configuration()))
-                print(row(result, entries[-1].unit or unit_of(yardsticks.timings)), flush=True)
+                print(row(result, entries[-1].unit or yardsticks.so_far), flush=True)
     return entries
 
 
