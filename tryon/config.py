@@ -377,7 +377,7 @@ class TrainConfig:
     fusion_region: str = "predicted"  # G3 trains on G1/G2's layout and region (as inference) or the ground truth
     arm_masks: bool = True  # fusion: cut random strokes and blobs out of the arms for G3 to inpaint (ACGPN)
     precision: str = "auto"  # auto (bf16 where native, else fp16 on CUDA, else fp32), bf16, fp16, fp32
-    channels_last: bool = False  # NHWC memory format for the networks and images
+    channels_last: bool = False  # NHWC networks and images (the CPU trains discriminators NHWC anyway)
     compile: bool = False  # torch.compile the U-Nets, discriminators and VGG
     checkpointing: bool = False  # recompute U-Net levels in the backward pass (1024x768 on 16 GB)
     fused_optimizer: bool = True  # fused Adam (one kernel for all parameters, no host sync)

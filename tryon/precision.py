@@ -106,6 +106,24 @@ def inference_memory_format(
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
+def discriminator_memory_format(device: torch.device | str, *, channels_last: bool) -> torch.memory_format:
+    """The layout the discriminators train in on `device`: channels_last (NHWC) where the training
+    configuration puts every network in it (`channels_last`), and on the CPU in any case.
+
+    Their 4x4 convolutions are faster in NHWC on the CPU, where ATen's NCHW backward computes the
+    input's gradient in NHWC and copies it back; the generators' U-Nets stay NCHW there, their
+    narrow full-size levels having lost inside the step in NHWC. Interleaved in one process
+    (bench/train_layouts.py, bench/RESULTS.md `## Training layouts`), NHWC discriminators made the
+    default preset's 256x192 batch-1 steps faster and the other steps measured no slower. On CUDA
+    the configuration decides, without a measurement here.
+    """
+    import torch
+
+    if channels_last or torch.device(device).type == "cpu":
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def cpu_capability() -> str:
     """ATen's CPU kernel level (DEFAULT, AVX2, AVX512, ...), lowered by ATEN_CPU_CAPABILITY."""
     import torch

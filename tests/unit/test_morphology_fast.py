@@ -51,10 +51,11 @@ def test_halving_by_max_is_2x2_max_pooling_and_keeps_the_gradient_path(shape):
     assert torch.equal(leaf.grad, reference.grad)
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("shape", [(2, 8, 32, 24), (1, 3, 5, 7)])
-def test_the_cpu_instance_norm_is_the_instance_norm_with_and_without_gradient(shape):
+def test_the_cpu_instance_norm_is_the_instance_norm_with_and_without_gradient(shape, memory_format):
     torch.manual_seed(0)
-    x = torch.randn(*shape) * 3 + 1.5
+    x = (torch.randn(*shape) * 3 + 1.5).contiguous(memory_format=memory_format)
     norm = InstanceNorm(shape[1])
     with torch.inference_mode():
         torch.testing.assert_close(norm(x), F.instance_norm(x, eps=norm.eps), atol=2e-6, rtol=1e-5)
@@ -66,4 +67,6 @@ def test_the_cpu_instance_norm_is_the_instance_norm_with_and_without_gradient(sh
     expected.square().sum().backward()
     torch.testing.assert_close(output, expected, atol=2e-6, rtol=1e-5)
     torch.testing.assert_close(leaf.grad, reference.grad, atol=2e-5, rtol=1e-5)
+    # NHWC trains in NHWC: the next convolution gets its layout without a copy.
+    assert output.is_contiguous(memory_format=memory_format)
     assert norm.state_dict() == {}  # checkpoints are unchanged

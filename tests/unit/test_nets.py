@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
@@ -369,3 +370,30 @@ def test_a_512x384_model_grows_with_the_resolution_and_runs_forward():
         )
     assert len(expected) == 2 and logits[-1][-1].shape == expected[-1][-1].shape
     assert [scale[-1].shape[-2] for scale in logits] == [67, 35, 19]
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_a_discriminator_runs_in_its_weights_layout_with_the_same_result_and_gradients(spectral_norm):
+    torch.manual_seed(0)
+    nchw = MultiScaleDiscriminator(5, 2, width=4, layers=2, scales=2, spectral_norm=spectral_norm).double()
+    nhwc = copy.deepcopy(nchw).to(memory_format=torch.channels_last)
+    assert (nchw.scales[0].memory_format, nhwc.scales[0].memory_format) == (
+        torch.contiguous_format,
+        torch.channels_last,
+    )
+    condition = torch.randn(2, 5, 32, 24, dtype=torch.float64)  # from a generator in NCHW
+    results = []
+    for discriminator in (nchw, nhwc):
+        image = torch.randn(2, 2, 32, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        image.requires_grad_(True)
+        outputs = discriminator(image, discriminator.encode_condition(condition))
+        loss = sum(features[-1].square().mean() for features in outputs)
+        gradients = torch.autograd.grad(loss, [image, *discriminator.parameters()])
+        results.append((outputs, gradients))
+    (expected_outputs, expected_gradients), (outputs, gradients) = results
+    for expected_scale, scale in zip(expected_outputs, outputs, strict=True):
+        for expected, actual in zip(expected_scale, scale, strict=True):
+            assert actual.is_contiguous(memory_format=torch.channels_last)
+            torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
+    for expected, actual in zip(expected_gradients, gradients, strict=True):
+        torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)

@@ -13,7 +13,7 @@ from tests.helpers import TINY, tiny_model_config
 from tests.unit.test_pipeline import garment_batch, person_batch
 from tryon.nets import TryOnGenerators
 from tryon.pipeline import TryOnPipeline
-from tryon.precision import inference_memory_format
+from tryon.precision import discriminator_memory_format, inference_memory_format
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,15 @@ def test_the_layout_is_channels_last_but_for_bf16_on_the_cpu_unless_chosen():
     assert inference_memory_format("cpu", channels_last=False) == torch.contiguous_format
     assert inference_memory_format("cpu", channels_last=True, precision="bf16") == torch.channels_last
     assert inference_memory_format("cuda", channels_last=False) == torch.contiguous_format
+
+
+def test_the_discriminators_train_nhwc_on_the_cpu_and_as_configured_on_cuda():
+    assert discriminator_memory_format("cpu", channels_last=False) == torch.channels_last
+    assert discriminator_memory_format("cpu", channels_last=True) == torch.channels_last
+    assert (
+        discriminator_memory_format(torch.device("cuda", 0), channels_last=False) == torch.contiguous_format
+    )
+    assert discriminator_memory_format("cuda", channels_last=True) == torch.channels_last
 
 
 def first_convolutions(generators: TryOnGenerators) -> set[nn.Module]:

@@ -405,6 +405,22 @@ def test_fused_and_foreach_optimizers_agree(batch):
     assert_same_weights(fused.generators.warper, foreach.generators.warper, atol=1e-6)
 
 
+def test_the_cpu_trains_the_discriminators_in_nhwc_as_it_would_in_nchw(batch):
+    nhwc = make_trainer(SGM)
+    nchw = make_trainer(SGM)
+    nchw.discriminators.to(memory_format=torch.contiguous_format)  # before any optimizer state exists
+    assert nhwc.discriminators.d1.scales[0].memory_format == torch.channels_last
+    assert nchw.discriminators.d1.scales[0].memory_format == torch.contiguous_format
+    for trainer in (nhwc, nchw):
+        for _ in range(2):
+            trainer.train_step(split(batch, rounds=1), epoch=0)
+    assert_same_weights(nhwc.discriminators, nchw.discriminators, atol=1e-5)
+    assert_same_weights(nhwc.generators.g1, nchw.generators.g1, atol=1e-5)
+    assert (
+        nhwc.discriminators.d2.scales[1].blocks[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+    )
+
+
 def test_channels_last_training_matches_the_default_layout(batch):
     default = make_trainer(WARP)
     nhwc = make_trainer(WARP, channels_last=True)

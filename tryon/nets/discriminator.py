@@ -9,17 +9,23 @@ is per channel. So the condition's part, the larger one (36 of D1's 50 input cha
 images; only the image's part is convolved per pass, and only it carries a gradient back to the
 generator. The weights are those of the convolution over the concatenation, so checkpoints are
 unchanged.
+
+A discriminator runs in its weights' memory format: the trainer chooses it
+(`tryon.precision.discriminator_memory_format`), and the images and conditions, which come from the
+generators in theirs, are converted once on the way in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as with_spectral_norm
 
-from tryon.nets.unet import InstanceNorm
+from tryon.nets.unet import InstanceNorm, channels_last
 
 KERNEL = 4
 PADDING = 2  # pix2pixHD's ceil((KERNEL - 1) / 2): patch logits slightly larger than size / 2**layers
@@ -80,6 +86,16 @@ class PatchDiscriminator(nn.Module):
     def _first(self) -> nn.Conv2d:
         return self.blocks[0][0]
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The layout of the first convolution's weight, which the trainer sets for every layer."""
+        first = self._first
+        # Under spectral norm `weight` would run a power iteration: read the stored original.
+        weight = (
+            first.parametrizations.weight.original if parametrize.is_parametrized(first) else first.weight
+        )
+        return torch.channels_last if channels_last(weight) else torch.contiguous_format
+
     def encode_condition(self, condition: Tensor) -> Tensor:
         """The first convolution's response to `condition` alone, its bias included."""
         first = self._first
@@ -124,8 +140,12 @@ class MultiScaleDiscriminator(nn.Module):
             for _ in range(scales)
         )
 
+    def _in_own_layout(self, x: Tensor) -> Tensor:
+        return x.contiguous(memory_format=self.scales[0].memory_format)
+
     def encode_condition(self, condition: Tensor) -> EncodedCondition:
         """Every scale's first-layer response to `condition`, for any number of `forward` calls."""
+        condition = self._in_own_layout(condition)
         responses = []
         for index, discriminator in enumerate(self.scales):
             if index:
@@ -134,6 +154,7 @@ class MultiScaleDiscriminator(nn.Module):
         return EncodedCondition(tuple(responses))
 
     def forward(self, image: Tensor, condition: EncodedCondition) -> list[list[Tensor]]:
+        image = self._in_own_layout(image)
         outputs = []
         for index, (discriminator, response) in enumerate(zip(self.scales, condition.responses, strict=True)):
             if index:

@@ -14,6 +14,20 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 
+def channels_last(x: Tensor) -> bool:
+    """Whether `x` is laid out NHWC (and not also NCHW, as a one-channel or one-pixel map is)."""
+    return not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def _instance_norm_nhwc(x: Tensor, eps: float) -> Tensor:
+    # Each sample as a training-mode batch norm of a batch of one: per channel over that sample's
+    # pixels, the instance norm's statistics, computed by ATen's NHWC batch norm kernels in place.
+    # `F.instance_norm` would copy the batch to NCHW and back, and ATen's NHWC group norm is slower
+    # still (one-off timings in bench/RESULTS.md's profile).
+    samples = [F.batch_norm(sample, None, None, training=True, eps=eps) for sample in x.split(1)]
+    return samples[0] if len(samples) == 1 else torch.cat(samples)
+
+
 class InstanceNorm(nn.InstanceNorm2d):
     """Instance norm without affine parameters or running statistics (`nn.InstanceNorm2d`'s defaults).
 
@@ -22,16 +36,19 @@ class InstanceNorm(nn.InstanceNorm2d):
     pass per channel. Instance norm instead goes through batch norm over a reshaped copy of the
     batch. In one-off timings on an AVX2 CPU (fp32, 16 to 128 channels, 256x192 to 16x12, with
     ReLU), group norm was 2 to 2.6 times faster forward and backward, and 1.5 to 6 times faster
-    forward alone; bench/RESULTS.md's profile shows the training step's share. Training
-    on CUDA or in channels_last keeps the instance norm itself: CUDA autocast runs group norm in
-    fp32, which would store fp32 activations where bf16 training counts on half that memory, and
-    ATen's NHWC group norm is less precise (`tryon.precision.inference_memory_format`).
+    forward alone; bench/RESULTS.md's profile shows the training step's share. An NHWC batch on the
+    CPU trains as a batch norm per sample (`_instance_norm_nhwc`), without leaving NHWC. Training
+    on CUDA keeps the instance norm itself: CUDA autocast runs group norm in fp32, which would
+    store fp32 activations where bf16 training counts on half that memory. ATen's NHWC group norm,
+    used without a gradient, is less precise (`tryon.precision.inference_memory_format`).
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        trains_elsewhere = x.device.type != "cpu" or not x.is_contiguous()
-        if trains_elsewhere and torch.is_grad_enabled() and x.requires_grad:
-            return super().forward(x)
+        if torch.is_grad_enabled() and x.requires_grad:
+            if x.device.type != "cpu":
+                return super().forward(x)
+            if channels_last(x):
+                return _instance_norm_nhwc(x, self.eps)
         return F.group_norm(x, x.shape[1], eps=self.eps)
 
 
@@ -79,19 +96,19 @@ def upsample_conv3x3(x: Tensor, weight: Tensor) -> Tensor:
     # contiguous in either layout. With padding 1 the 2x2 window at (i + a, j + b) covers the input
     # rows and columns that parity reads.
     phases = F.conv2d(x, torch.cat(kernels), padding=1)
-    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    nhwc = channels_last(x)
     rows = []
     for a in (0, 1):
         parts = [
             phases[:, (2 * a + b) * out_channels : (2 * a + b + 1) * out_channels, a : a + height, b : b + width]
             for b in (0, 1)
         ]
-        if channels_last:
+        if nhwc:
             rows.append(torch.stack([part.permute(0, 2, 3, 1) for part in parts], dim=3))  # (B, h, w, 2, C)
         else:
             rows.append(torch.stack(parts, dim=-1))  # (B, C, h, w, 2)
     batch = x.shape[0]
-    if channels_last:
+    if nhwc:
         upsampled = torch.stack(rows, dim=2).reshape(batch, 2 * height, 2 * width, out_channels)
         return upsampled.permute(0, 3, 1, 2)
     return torch.stack(rows, dim=3).reshape(batch, out_channels, 2 * height, 2 * width)

@@ -21,7 +21,7 @@ from tryon.checkpoint import DISCRIMINATOR_STATE, EMA_STATE, RAW_STATE
 from tryon.config import ModelConfig, TrainConfig
 from tryon.data.dataset import TryOnBatch
 from tryon.nets import TryOnDiscriminators, TryOnGenerators, VGG19Features
-from tryon.precision import resolve_precision
+from tryon.precision import discriminator_memory_format, resolve_precision
 from tryon.train.distributed import DistributedContext, broadcast_module
 from tryon.train.ema import copy_weights, ema_decay, update_ema
 from tryon.train.noise import SampleNoise
@@ -108,7 +108,10 @@ class StageTrainer:
             model_config, spectral_norm=config.d_regularizer == "spectral_norm"
         )
         self.generators.to(self.device, memory_format=memory_format)
-        self.discriminators.to(self.device, memory_format=memory_format)
+        self.discriminators.to(
+            self.device,
+            memory_format=discriminator_memory_format(self.device, channels_last=config.channels_last),
+        )
         self.ema = copy.deepcopy(self.generators).eval().requires_grad_(False)
         self.vgg = None
         if vgg is not None and stage.uses_vgg:
