@@ -320,18 +320,49 @@ def estimate(reference: dict, size: str, batch: int, *, checkpointing: bool) -> 
 
 
 def row(result: dict, unit: Unit) -> str:
-    """One measured configuration, its time also in units and its GFLOP/s against the unit's."""
+    """One measured configuration, its time also in units and its GFLOP/s against the unit's; a
+    result from `median_run` adds the range of its rates over the runs."""
     cuda = f"{result['peak_cuda_gb']:.2f}" if result.get("peak_cuda_gb") is not None else "-"
     flop, seconds = result["tflop_per_step"] * 1e12, result["median_s"]
+    rate = f"{unit.efficiency(flop=flop, seconds=seconds):.0%}{spread(result.get('rates'))}"
+    same = percent(unit.same_allocator_efficiency(flop=flop, seconds=seconds))
+    same += spread(result.get("same_allocator_rates"))
     return (
         f"| {result['preset']} | {result['size']} | {result['batch']} | {result['stage']} | "
         f"{'yes' if result['checkpointing'] else 'no'} | {result['median_s']:.3f} | "
         f"{unit.units(result['median_s']):.2f} | {result['images_per_s']:.2f} | "
-        f"{result['tflop_per_step']:.3f} | {unit.efficiency(flop=flop, seconds=seconds):.0%} | "
-        f"{percent(unit.same_allocator_efficiency(flop=flop, seconds=seconds))} | "
+        f"{result['tflop_per_step']:.3f} | {rate} | {same} | "
         f"{result['peak_rss_gb']:.2f} | {cuda} | "
         f"{result['static_gb'] + result['saved_gb']:.2f} |"
     )
+
+
+def spread(rates: list[float] | None) -> str:
+    """` (lowest-highest%)` of a row's rates over several runs; nothing for one run or none."""
+    if not rates or len(rates) < 2:
+        return ""
+    return f" ({min(rates):.0%}-{max(rates):.0%})"
+
+
+def median_run(runs: list[Measured], run_unit: Unit) -> Measured:
+    """Of one configuration's runs, each in a fresh process with its own unit (`run_unit` for those
+    whose unit is the run's: the units timed so far), the one whose step took the median number of
+    units (the lower middle of an even count), its result given every run's GFLOP/s against the unit
+    (`rates`) and against the same-allocator unit (`same_allocator_rates`, where timed)."""
+
+    def rates_of(measured: Measured) -> tuple[float, float | None]:
+        unit = measured.unit or run_unit
+        flop, seconds = measured.result["tflop_per_step"] * 1e12, measured.result["median_s"]
+        plain = unit.efficiency(flop=flop, seconds=seconds)
+        return plain, unit.same_allocator_efficiency(flop=flop, seconds=seconds)
+
+    ranked = sorted(runs, key=lambda measured: (measured.unit or run_unit).units(measured.result["median_s"]))
+    chosen = ranked[(len(ranked) - 1) // 2]
+    rates = [rates_of(measured) for measured in runs]
+    result = {**chosen.result, "rates": [plain for plain, _ in rates]}
+    if all(same is not None for _, same in rates):
+        result["same_allocator_rates"] = [same for _, same in rates]
+    return Measured(result, chosen.unit)
 
 
 HEADER = (
@@ -395,6 +426,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--warmup", type=int, default=1, help="Untimed steps first (the first also counts FLOPs)."
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="Fresh processes per configuration; a row is the one with the median units/step.",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
@@ -472,12 +509,13 @@ def main_table(args: argparse.Namespace, yardsticks: YardstickRun) -> list[Measu
                         entries.append(skipped(preset, size, batch, stage, checkpointing, why, memory))
                         print(entries[-1], flush=True)
                         continue
-                result = run_json(
-                    child_command(args, preset, size, batch, stage, checkpointing=checkpointing)
-                )
-                reference = reference or result
-                entries.append(Measured(result, yardsticks.after_configuration()))
-                print(row(result, entries[-1].unit or yardsticks.so_far), flush=True)
+                command = child_command(args, preset, size, batch, stage, checkpointing=checkpointing)
+                runs = [
+                    Measured(run_json(command), yardsticks.after_configuration()) for _ in range(args.runs)
+                ]
+                entries.append(median_run(runs, yardsticks.so_far))
+                reference = reference or entries[-1].result
+                print(row(entries[-1].result, entries[-1].unit or yardsticks.so_far), flush=True)
     return entries
 
 
@@ -597,6 +635,13 @@ def section(
         if switches
         else ""
     )
+    runs_note = (
+        f" Each configuration ran in {args.runs} fresh processes (on the CPU each followed by a"
+        " yardstick timing); a row is the process whose step took the median units, the range of its"
+        " rates over the processes in brackets."
+        if args.runs > 1
+        else ""
+    )
     return f"""{args.heading}
 
 Command: `{command}`
@@ -605,7 +650,8 @@ perceptual loss {"on" if args.vgg else "off"}{f", model settings of {args.params
 
 A step is `StageTrainer.train_step`: the stage forward, every phase's backward, the optimizer steps,
 schedules and EMA; the median of {args.repeats} steps after {args.warmup} warm-up step(s), data loading excluded
-(the loader's workers overlap it). `full` trains every module in one step, as the original code does.
+(the loader's workers overlap it).{runs_note}
+`full` trains every module in one step, as the original code does.
 FLOPs from `torch.utils.flop_counter` (forward + backward). `units/step` is the step in yardsticks,
 machine-independent: on the CPU each row's unit is the yardstick timed just before and just after
 it (the line above gives every timing of the run). `GFLOP/s vs unit` is the step's achieved GFLOP/s over

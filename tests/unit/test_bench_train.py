@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.append(str(BENCH))  # the scripts import their siblings, as they do when run from bench/
 
@@ -77,3 +79,36 @@ def test_a_row_rates_the_step_against_both_yardstick_timings_and_a_skipped_row_k
     assert "| - |" in train.row(result, machine.unit_from([0.25]))  # without the second timing
     skipped = train.skipped("default", "1024x768", 1, "sgm", False, "needs ~30 GB > 20 GB", 30.0)
     assert skipped.count("|") == train.HEADER.splitlines()[0].count("|")
+
+
+def test_a_row_of_several_runs_is_the_median_run_with_the_range_of_the_rates():
+    def run(seconds: float, unit_seconds: float) -> machine.Measured:
+        result = {
+            "preset": "default",
+            "size": "256x192",
+            "batch": 1,
+            "stage": "sgm",
+            "checkpointing": False,
+            "median_s": seconds,
+            "images_per_s": 1 / seconds,
+            "tflop_per_step": 0.0435 * 4,  # four yardsticks' work
+            "peak_rss_gb": 1.0,
+            "static_gb": 0.1,
+            "saved_gb": 0.2,
+        }
+        return machine.Measured(result, machine.unit_from([unit_seconds], same_allocator=[unit_seconds / 2]))
+
+    # 4, 2 and 5 units per step: the 2-unit run is the fastest in seconds but not the median in units.
+    runs = [run(1.0, 0.25), run(0.8, 0.4), run(1.5, 0.3)]
+    chosen = train.median_run(runs, machine.unit_from([1.0]))
+    assert chosen.result["median_s"] == 1.0 and chosen.unit is runs[0].unit
+    assert chosen.result["rates"] == pytest.approx([1.0, 2.0, 0.8], rel=1e-3)  # 4 yardsticks in 4, 2 and 5 units
+    assert chosen.result["same_allocator_rates"] == pytest.approx([0.5, 1.0, 0.4], rel=1e-3)
+    cells = [cell.strip() for cell in train.row(chosen.result, chosen.unit).strip("|").split("|")]
+    header = [cell.strip() for cell in train.HEADER.splitlines()[0].strip("|").split("|")]
+    rates = dict(zip(header, cells, strict=True))
+    assert rates["units/step"] == "4.00"
+    assert rates["GFLOP/s vs unit"] == "100% (80%-200%)"
+    assert rates["vs unit, same allocator"] == "50% (40%-100%)"
+    single = train.median_run(runs[:1], machine.unit_from([1.0]))
+    assert "(" not in train.row(single.result, single.unit)  # one run: no range
