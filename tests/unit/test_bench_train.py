@@ -54,20 +54,25 @@ def test_the_switch_table_runs_bf16_only_where_it_is_native():
     }
 
 
-def test_a_row_rates_the_step_against_both_yardstick_timings_and_a_skipped_row_keeps_the_columns():
-    result = {
+def sgm_result(seconds: float) -> dict:
+    """A measured default sgm step of four yardsticks' work taking `seconds`."""
+    return {
         "preset": "default",
         "size": "256x192",
         "batch": 1,
         "stage": "sgm",
         "checkpointing": False,
-        "median_s": 0.5,
-        "images_per_s": 2.0,
-        "tflop_per_step": 0.0435 * 4,  # four yardsticks' work
+        "median_s": seconds,
+        "images_per_s": 1 / seconds,
+        "tflop_per_step": 0.0435 * 4,
         "peak_rss_gb": 1.0,
         "static_gb": 0.1,
         "saved_gb": 0.2,
     }
+
+
+def test_a_row_rates_the_step_against_both_yardstick_timings_and_a_skipped_row_keeps_the_columns():
+    result = sgm_result(0.5)
     unit = machine.unit_from([0.25], same_allocator=[0.2])
     cells = [cell.strip() for cell in train.row(result, unit).strip("|").split("|")]
     header = [cell.strip() for cell in train.HEADER.splitlines()[0].strip("|").split("|")]
@@ -83,20 +88,8 @@ def test_a_row_rates_the_step_against_both_yardstick_timings_and_a_skipped_row_k
 
 def test_a_row_of_several_runs_is_the_median_run_with_the_range_of_the_rates():
     def run(seconds: float, unit_seconds: float) -> machine.Measured:
-        result = {
-            "preset": "default",
-            "size": "256x192",
-            "batch": 1,
-            "stage": "sgm",
-            "checkpointing": False,
-            "median_s": seconds,
-            "images_per_s": 1 / seconds,
-            "tflop_per_step": 0.0435 * 4,  # four yardsticks' work
-            "peak_rss_gb": 1.0,
-            "static_gb": 0.1,
-            "saved_gb": 0.2,
-        }
-        return machine.Measured(result, machine.unit_from([unit_seconds], same_allocator=[unit_seconds / 2]))
+        unit = machine.unit_from([unit_seconds], same_allocator=[unit_seconds / 2])
+        return machine.Measured(sgm_result(seconds), unit)
 
     # 4, 2 and 5 units per step: the 2-unit run is the fastest in seconds but not the median in units.
     runs = [run(1.0, 0.25), run(0.8, 0.4), run(1.5, 0.3)]
