@@ -347,21 +347,21 @@ def spread(rates: list[float] | None) -> str:
 def median_run(runs: list[Measured], run_unit: Unit) -> Measured:
     """Of one configuration's runs, each in a fresh process with its own unit (`run_unit` for those
     whose unit is the run's: the units timed so far), the one whose step took the median number of
-    units (the lower middle of an even count), its result given every run's GFLOP/s against the unit
-    (`rates`) and against the same-allocator unit (`same_allocator_rates`, where timed)."""
-
-    def rates_of(measured: Measured) -> tuple[float, float | None]:
+    units, i.e. the median GFLOP/s against its unit (the lower middle of an even count, in units),
+    its result given every run's GFLOP/s against the unit (`rates`) and against the same-allocator
+    unit (`same_allocator_rates`, where timed)."""
+    plain, same = [], []
+    for measured in runs:
         unit = measured.unit or run_unit
         flop, seconds = measured.result["tflop_per_step"] * 1e12, measured.result["median_s"]
-        plain = unit.efficiency(flop=flop, seconds=seconds)
-        return plain, unit.same_allocator_efficiency(flop=flop, seconds=seconds)
-
-    ranked = sorted(runs, key=lambda measured: (measured.unit or run_unit).units(measured.result["median_s"]))
-    chosen = ranked[(len(ranked) - 1) // 2]
-    rates = [rates_of(measured) for measured in runs]
-    result = {**chosen.result, "rates": [plain for plain, _ in rates]}
-    if all(same is not None for _, same in rates):
-        result["same_allocator_rates"] = [same for _, same in rates]
+        plain.append(unit.efficiency(flop=flop, seconds=seconds))
+        same.append(unit.same_allocator_efficiency(flop=flop, seconds=seconds))
+    # Fewer units per step is a higher rate: the fastest first.
+    ranked = sorted(range(len(runs)), key=lambda index: -plain[index])
+    chosen = runs[ranked[(len(runs) - 1) // 2]]
+    result = {**chosen.result, "rates": plain}
+    if None not in same:
+        result["same_allocator_rates"] = same
     return Measured(result, chosen.unit)
 
 
