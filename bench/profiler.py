@@ -16,6 +16,9 @@ For each workload (in a fresh process) it writes:
     .venv/bin/python bench/profiler.py --workloads tryon --memory-format channels_last   # the old layout
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 .venv/bin/python bench/profiler.py   # no-bf16 CPU
 
+--write rewrites RESULTS.md's `## Profile` only; what its tables mean, and what was changed because
+of them, is hand-written in `## Where the time goes`, which a rerun leaves as it is.
+
 Run it with nothing else on the machine: a busy core halves every figure. (Not `profile.py`: that
 name would shadow the standard library's `profile`, which torch imports.)
 """
