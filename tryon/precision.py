@@ -94,10 +94,10 @@ def inference_memory_format(
     up to 4 times slower than NHWC in a one-off timing of that layer alone). With native bf16 NCHW
     was faster (1.07x at batch 1, 1.12x at batch 8), so bf16 keeps it. ATen's NHWC group norm (the
     U-Net's norm at inference, `tryon.nets.unet.InstanceNorm`) is less precise than its NCHW one
-    (about 1e-5 against 5e-7 on unit-variance maps); on the main job's
-    trained model (128x96 test split) both layouts gave the same layout IoUs and try-on metrics
-    within 0.25% of each other (bench/RESULTS.md `## Profile`). On CUDA channels_last is the default,
-    without an NCHW measurement here (tensor-core convolutions prefer NHWC in bf16 and fp16).
+    (about 1e-5 against 5e-7 on unit-variance maps); on the main job's trained model (128x96 test
+    split) both layouts gave the same layout IoUs and try-on metrics within 0.25% of each other
+    (bench/RESULTS.md `## Where the time goes`). On CUDA channels_last is the default, without an
+    NCHW measurement here (tensor-core convolutions prefer NHWC in bf16 and fp16).
     """
     import torch
 

@@ -23,7 +23,7 @@ def _instance_norm_nhwc(x: Tensor, eps: float) -> Tensor:
     # Each sample as a training-mode batch norm of a batch of one: per channel over that sample's
     # pixels, the instance norm's statistics, computed by ATen's NHWC batch norm kernels in place.
     # `F.instance_norm` would copy the batch to NCHW and back, and ATen's NHWC group norm is slower
-    # still (one-off timings in bench/RESULTS.md's profile).
+    # still (one-off timings in bench/RESULTS.md, `## Where the time goes`).
     samples = [F.batch_norm(sample, None, None, training=True, eps=eps) for sample in x.split(1)]
     return samples[0] if len(samples) == 1 else torch.cat(samples)
 
@@ -36,8 +36,8 @@ class InstanceNorm(nn.InstanceNorm2d):
     pass per channel. Instance norm instead goes through batch norm over a reshaped copy of the
     batch. In one-off timings on an AVX2 CPU (fp32, 16 to 128 channels, 256x192 to 16x12, with
     ReLU), group norm was 2 to 2.6 times faster forward and backward, and 1.5 to 6 times faster
-    forward alone; bench/RESULTS.md's profile shows the training step's share. An NHWC batch on the
-    CPU trains as a batch norm per sample (`_instance_norm_nhwc`), without leaving NHWC. Training
+    forward alone; bench/RESULTS.md's `## Profile` shows the training step's share. An NHWC batch on
+    the CPU trains as a batch norm per sample (`_instance_norm_nhwc`), without leaving NHWC. Training
     on CUDA keeps the instance norm itself: CUDA autocast runs group norm in fp32, which would
     store fp32 activations where bf16 training counts on half that memory. ATen's NHWC group norm,
     used without a gradient, is less precise (`tryon.precision.inference_memory_format`).
@@ -125,9 +125,9 @@ class UpLevel(nn.Module):
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         conv, norm_relu = self.reduce[0], self.reduce[1:]
         doubles = skip.shape[-2:] == (2 * x.shape[-2], 2 * x.shape[-1])
-        # With a gradient, the folded convolution: training steps ran 1.04-1.10x faster (the
-        # numbers are in bench/RESULTS.md's profile). Without one, a try-on would fold the kernels
-        # again on every call, and was only 3-5% faster for 14% fewer FLOPs (one-off timings).
+        # With a gradient, the folded convolution: training steps ran 1.04-1.10x faster (the numbers
+        # are in bench/RESULTS.md, `## Where the time goes`). Without one, a try-on would fold the
+        # kernels again on every call, and was only 3-5% faster for 14% fewer FLOPs (one-off timings).
         if doubles and torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
             x = norm_relu(upsample_conv3x3(x, conv.weight))
         else:
