@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 
-from child import parse_or_measure, run_json
+from child import ConfigurationFailed, count_failed, failed_cell, parse_or_measure, run_json
 from machine import Machine, Unit, YardstickRun, detect, percent
 from quoted import TRYON, TRYON_UNITS, for_capability
 from results import add_section_options, command_line, write_section
@@ -213,6 +213,13 @@ def row(result: dict, reference: dict, unit: Unit) -> str:
     return "| " + " | ".join(map(str, cells)) + " |"
 
 
+def unmeasured(preset: str, size: str, batch: int, precision: str, why: str) -> str:
+    """The row of a configuration that was not measured: `why` is "skipped: ..." with the estimate
+    that ruled it out, or "failed: ..." (`child.failed_cell`)."""
+    empty = "| " * 12  # the measured columns
+    return f"| {preset} | {size} | {batch} | {precision} | - | {why} {empty}|"
+
+
 def skip_reason(reference: dict, size: str, batch: int, args: argparse.Namespace) -> str | None:
     """Why a configuration is not run, from its estimates scaled by pixels x batch, or None."""
     scale = pixels(size) * batch / (pixels(reference["size"]) * reference["batch"])
@@ -241,15 +248,21 @@ def table(args: argparse.Namespace, precision: str, yardsticks: YardstickRun) ->
             for batch in (int(value) for value in args.batches.split(",")):
                 why = skip_reason(reference, size, batch, args) if reference else None
                 if why is None:
-                    results = run_child(args, preset, size, batch, precision)
+                    try:
+                        results = run_child(args, preset, size, batch, precision)
+                    except ConfigurationFailed as failure:
+                        # Out of GPU memory, say: the row says so and the other configurations run.
+                        print(failure, file=sys.stderr, flush=True)
+                        entries.append(unmeasured(preset, size, batch, precision, failed_cell(failure)))
+                        print(entries[-1], flush=True)
+                        continue
                     unit = yardsticks.after_configuration()
                     for result in results:
                         reference = reference or result
                         entries.append((result, reference, unit))
                         print(row(result, reference, unit or yardsticks.so_far), flush=True)
                 else:
-                    empty = "| " * 12  # the measured columns
-                    entries.append(f"| {preset} | {size} | {batch} | {precision} | - | skipped: {why} {empty}|")
+                    entries.append(unmeasured(preset, size, batch, precision, f"skipped: {why}"))
                     print(entries[-1], flush=True)
     return entries
 
@@ -401,6 +414,9 @@ def main() -> None:
         command = command_line("bench/infer.py")
         text = section(command, lines, notes, machine, precision, unit, args)
         write_section(args.write, args.heading, text)
+    failed = count_failed(entries)
+    if failed:
+        sys.exit(f"{failed} configuration(s) failed; their rows give the error")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import weakref
 from pathlib import Path
 from typing import Self
 
-from child import run_json
+from child import ConfigurationFailed, count_failed, failed_cell, run_json
 from machine import Machine, Measured, Unit, YardstickRun, detect, percent
 from quoted import TRAINING_STEP, TRAINING_STEP_UNITS, for_capability
 from results import command_line, write_section
@@ -373,12 +373,15 @@ HEADER = (
 )
 
 
-def skipped(
-    preset: str, size: str, batch: int, stage: str, checkpointing: bool, why: str, memory: float
+def unmeasured(
+    preset: str, size: str, batch: int, stage: str, checkpointing: bool, why: str, memory: float | None
 ) -> str:
+    """The row of a configuration that was not measured: `why` is "skipped: ..." with the estimated
+    `memory` that ruled it out, or "failed: ..." (`child.failed_cell`)."""
     ckpt = "yes" if checkpointing else "no"
     empty = "| " * 8  # the measured columns
-    return f"| {preset} | {size} | {batch} | {stage} | {ckpt} | skipped: {why} {empty}~{memory:.1f} (scaled) |"
+    estimate = "" if memory is None else f"~{memory:.1f} (scaled)"
+    return f"| {preset} | {size} | {batch} | {stage} | {ckpt} | {why} {empty}{estimate} |"
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[str, int, bool]]:
@@ -480,6 +483,9 @@ def main() -> None:
     if args.write:
         text = section(command, table, summary, switches, machine.describe(precision), unit, args)
         write_section(args.write, args.heading, text)
+    failed = count_failed(entries)
+    if failed:
+        sys.exit(f"{failed} configuration(s) failed; their rows give the error")
 
 
 def report(lines: list[str], line: str) -> None:
@@ -488,9 +494,9 @@ def report(lines: list[str], line: str) -> None:
 
 
 def main_table(args: argparse.Namespace, yardsticks: YardstickRun) -> list[Measured | str]:
-    """Every preset x stage x size: a measured result with its unit (`YardstickRun`), or the skipped
-    row with the estimate that ruled it out. Rows are printed as they come (where the run's unit is
-    theirs, in the units timed so far)."""
+    """Every preset x stage x size: a measured result with its unit (`YardstickRun`), or the row of
+    one skipped, with the estimate that ruled it out, or failed, with its error. Rows are printed as
+    they come (where the run's unit is theirs, in the units timed so far)."""
     budget = memory_budget_gb(args)
     print(HEADER, flush=True)
     entries: list[Measured | str] = []
@@ -506,13 +512,25 @@ def main_table(args: argparse.Namespace, yardsticks: YardstickRun) -> list[Measu
                     elif seconds > args.max_step_seconds:
                         why = f"~{seconds:.0f} s/step > {args.max_step_seconds:.0f} s"
                     if why is not None:
-                        entries.append(skipped(preset, size, batch, stage, checkpointing, why, memory))
+                        entries.append(
+                            unmeasured(preset, size, batch, stage, checkpointing, f"skipped: {why}", memory)
+                        )
                         print(entries[-1], flush=True)
                         continue
                 command = child_command(args, preset, size, batch, stage, checkpointing=checkpointing)
-                runs = [
-                    Measured(run_json(command), yardsticks.after_configuration()) for _ in range(args.runs)
-                ]
+                try:
+                    runs = [
+                        Measured(run_json(command), yardsticks.after_configuration()) for _ in range(args.runs)
+                    ]
+                except ConfigurationFailed as failure:
+                    # Out of GPU memory, say: the row says so and the larger or checkpointed
+                    # configurations still run.
+                    print(failure, file=sys.stderr, flush=True)
+                    entries.append(
+                        unmeasured(preset, size, batch, stage, checkpointing, failed_cell(failure), None)
+                    )
+                    print(entries[-1], flush=True)
+                    continue
                 entries.append(median_run(runs, yardsticks.so_far))
                 reference = reference or entries[-1].result
                 print(row(entries[-1].result, entries[-1].unit or yardsticks.so_far), flush=True)

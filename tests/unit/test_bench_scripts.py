@@ -3,6 +3,7 @@ inference table's scaling column, and the time-to-quality and ablation runs end 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
@@ -431,3 +432,31 @@ def test_the_allocator_comparison_times_both_settings_and_the_retained_heap_faul
     # with the system malloc. The retained heap may still grow over the first passes (how far depends
     # on the CPU's kernels and their scratch sizes); test_allocator.py checks that a settled one stops.
     assert system_faults > retained_faults
+
+
+def test_a_failed_try_on_configuration_is_a_row_with_its_error_and_the_others_still_run(monkeypatch):
+    def fake_run_child(args, preset: str, size: str, batch: int, precision: str) -> list[dict]:
+        if batch == 32:
+            raise infer.ConfigurationFailed(["infer.py"], "torch.OutOfMemoryError: CUDA out of memory\n")
+        return [
+            {"preset": preset, "size": size, "batch": batch, "precision": precision, "memory_format": "contiguous",
+             "median_s": 0.1 * batch, "min_s": 0.1 * batch, "max_s": 0.1 * batch, "gflop_per_tryon": 4.0,
+             "peak_rss_gb": 0.01, "peak_cuda_gb": 1.0}
+        ]  # fmt: skip
+
+    class Yardsticks:
+        so_far = machine.unit_from([0.25])
+
+        def after_configuration(self) -> None:
+            return None
+
+    monkeypatch.setattr(infer, "run_child", fake_run_child)
+    args = argparse.Namespace(presets="default", sizes="64x48,128x96", batches="1,32", max_seconds=120.0)
+    entries = infer.table(args, "bf16", Yardsticks())
+    failed = [entry for entry in entries if isinstance(entry, str)]
+    measured = [entry[0] for entry in entries if not isinstance(entry, str)]
+    assert [(result["size"], result["batch"]) for result in measured] == [("64x48", 1), ("128x96", 1)]
+    assert [line.split("|")[2].strip() for line in failed] == ["64x48", "128x96"]
+    assert all("| failed: torch.OutOfMemoryError: CUDA out of memory " in line for line in failed)
+    assert all(line.count("|") == infer.HEADER.splitlines()[0].count("|") for line in failed)
+    assert infer.count_failed(entries) == 2

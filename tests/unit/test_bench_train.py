@@ -82,7 +82,7 @@ def test_a_row_rates_the_step_against_both_yardstick_timings_and_a_skipped_row_k
     assert rates["units/step"] == "2.00" and rates["GFLOP/s vs unit"] == "200%"
     assert rates["vs unit, same allocator"] == "160%"
     assert "| - |" in train.row(result, machine.unit_from([0.25]))  # without the second timing
-    skipped = train.skipped("default", "1024x768", 1, "sgm", False, "needs ~30 GB > 20 GB", 30.0)
+    skipped = train.unmeasured("default", "1024x768", 1, "sgm", False, "skipped: needs ~30 GB > 20 GB", 30.0)
     assert skipped.count("|") == train.HEADER.splitlines()[0].count("|")
 
 
@@ -105,3 +105,35 @@ def test_a_row_of_several_runs_is_the_median_run_with_the_range_of_the_rates():
     assert rates["vs unit, same allocator"] == "50% (40%-100%)"
     single = train.median_run(runs[:1], machine.unit_from([1.0]))
     assert "(" not in train.row(single.result, single.unit)  # one run: no range
+
+
+def test_a_failed_configuration_is_a_row_with_its_error_and_the_next_one_still_runs(monkeypatch, capsys):
+    def fake_run_json(command: list[str]) -> dict:
+        size = command[command.index("--size") + 1]
+        if "--checkpointing" not in command and size == "512x384":
+            raise train.ConfigurationFailed(
+                command, "Traceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory | 2 GiB\n"
+            )
+        result = sgm_result(0.5)
+        return {**result, "size": size, "checkpointing": "--checkpointing" in command, "saved_checkpointed_gb": 0.1}
+
+    class Yardsticks:
+        so_far = machine.unit_from([0.25])
+
+        def after_configuration(self) -> None:
+            return None
+
+    monkeypatch.setattr(train, "run_json", fake_run_json)
+    args = argparse.Namespace(
+        presets="default", stages="sgm", quick=False, sizes="256x192,512x384", batch_size=1, device="cpu",
+        memory_budget=20.0, max_step_seconds=30.0, runs=1, precision="fp32", channels_last=False, compile=False,
+        repeats=1, warmup=1, threads=2, vgg=True, params=None,
+    )  # fmt: skip
+    entries = train.main_table(args, Yardsticks())
+    failed = "| default | 512x384 | 1 | sgm | no | failed: torch.OutOfMemoryError: CUDA out of memory / 2 GiB "
+    assert len(entries) == 3 and entries[0].result["size"] == "256x192"
+    assert entries[1].startswith(failed)
+    assert entries[1].count("|") == train.HEADER.splitlines()[0].count("|")
+    assert isinstance(entries[2], machine.Measured) and entries[2].result["checkpointing"]
+    assert train.count_failed(entries) == 1
+    assert "CUDA out of memory" in capsys.readouterr().err  # the whole error goes to the log
