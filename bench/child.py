@@ -17,8 +17,8 @@ class ConfigurationFailed(RuntimeError):
     def __init__(self, command: list[str], stderr: str) -> None:
         super().__init__(f"{shlex.join(command)} failed:\n{stderr[-3000:]}")
         lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        # The last line of the error output is usually the exception: what a table's row shows.
         self.reason = lines[-1] if lines else "no error output"
-        """The last line of its error output, usually the exception, for a table's row."""
 
 
 def run_json(command: list[str], *, environment: dict[str, str] | None = None) -> dict | list:
