@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -23,9 +24,10 @@ from tryon.nets import (
     VGG19Features,
     WarpOutput,
     load_vgg19,
+    unet,
 )
 from tryon.nets.channels import MASK, RGB
-from tryon.nets.unet import upsample_conv3x3
+from tryon.nets.unet import upsample_conv3x3, upsample_conv3x3_transposed
 
 B, H, W = 2, 64, 48
 
@@ -214,40 +216,47 @@ def test_checkpointing_gives_the_same_gradients():
 
 
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
-def test_the_folded_upsampling_convolution_is_upsampling_then_the_3x3_convolution(memory_format):
+@pytest.mark.parametrize(
+    ("upsample", "flop_pixels"),
+    [(upsample_conv3x3, (5 + 1) * (4 + 1)), (upsample_conv3x3_transposed, 5 * 4)],
+    ids=["folded", "transposed"],
+)
+def test_the_upsampling_convolutions_are_upsampling_then_the_3x3_convolution(memory_format, upsample, flop_pixels):
     torch.manual_seed(0)
     x = torch.randn(2, 6, 5, 4, dtype=torch.float64).contiguous(memory_format=memory_format)
     weight = torch.randn(3, 6, 3, 3, dtype=torch.float64, requires_grad=True)
-    folded_input, plain_input = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    folded = upsample_conv3x3(folded_input, weight)
+    fast_input, plain_input = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    fast = upsample(fast_input, weight)
     plain = torch.nn.functional.conv2d(
         torch.nn.functional.interpolate(plain_input, scale_factor=2, mode="nearest"), weight, padding=1
     )
-    torch.testing.assert_close(folded, plain, rtol=1e-12, atol=1e-12)
-    assert folded.is_contiguous(memory_format=memory_format)  # the next layer keeps its layout
-    # Fewer multiply-adds: 16 per input pixel and channel pair instead of 36 (plus the folding's
-    # padded border row and column).
+    torch.testing.assert_close(fast, plain, rtol=1e-12, atol=1e-12)
+    assert fast.is_contiguous(memory_format=memory_format)  # the next layer keeps its layout
+    # Fewer multiply-adds: 16 per input pixel and channel pair instead of 36 (the folded convolution
+    # also computes a padded border row and column).
     with FlopCounterMode(display=False) as counter:
-        upsample_conv3x3(x, weight.detach())
-    batch, parities, out_channels, in_channels, taps = 2, 4, 3, 6, 2 * 2
-    assert counter.get_total_flops() == 2 * batch * parities * out_channels * in_channels * taps * (5 + 1) * (4 + 1)
+        upsample(x, weight.detach())
+    batch, out_channels, in_channels, taps = 2, 3, 6, 4 * 4
+    assert counter.get_total_flops() == 2 * batch * out_channels * in_channels * taps * flop_pixels
     gradient = torch.randn_like(plain)
-    folded_grads = torch.autograd.grad(folded, [folded_input, weight], gradient)
+    fast_grads = torch.autograd.grad(fast, [fast_input, weight], gradient)
     plain_grads = torch.autograd.grad(plain, [plain_input, weight], gradient)
-    for left, right in zip(folded_grads, plain_grads, strict=True):
+    for left, right in zip(fast_grads, plain_grads, strict=True):
         torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 
 
-def test_a_unet_trains_through_the_folded_upsampling_and_infers_through_the_plain_one():
+def test_a_unet_trains_through_the_folded_upsampling_and_infers_through_the_transposed_one_on_large_maps():
     torch.manual_seed(0)
-    net = UNet(5, 3, base_width=4, depth=3, max_width=16).double()
-    x = torch.randn(2, 5, 32, 24, dtype=torch.float64)
-    with FlopCounterMode(display=False) as training:
-        trained = net(x)
-    with torch.no_grad(), FlopCounterMode(display=False) as inference:
+    net = UNet(5, 3, base_width=4, depth=4, max_width=16).double()
+    x = torch.randn(2, 5, 128, 96, dtype=torch.float64)
+    trained = net(x)
+    spy = mock.patch.object(unet, "upsample_conv3x3_transposed", wraps=upsample_conv3x3_transposed)
+    with torch.no_grad(), spy as transposed:
         inferred = net(x)
     torch.testing.assert_close(trained, inferred, rtol=1e-10, atol=1e-10)
-    assert trained.requires_grad and training.get_total_flops() < inference.get_total_flops()
+    # From the deepest level up: the 16x12 map is upsampled plainly, below TRANSPOSED_MIN_PIXELS.
+    assert [tuple(call.args[0].shape[-2:]) for call in transposed.call_args_list] == [(32, 24), (64, 48)]
+    assert trained.requires_grad
 
 
 def test_unet_accepts_sizes_that_do_not_halve_evenly():

@@ -114,6 +114,32 @@ def upsample_conv3x3(x: Tensor, weight: Tensor) -> Tensor:
     return torch.stack(rows, dim=3).reshape(batch, out_channels, 2 * height, 2 * width)
 
 
+def _transposed_taps(weight: Tensor, dim: int) -> Tensor:
+    """A 3x3 kernel's taps along `dim` as the four of a stride-2 transposed convolution with padding
+    1: output 2i takes input i through tap 1 and input i-1 through tap 3, output 2i+1 takes input i
+    through tap 2 and input i+1 through tap 0, so each tap is one of `_fold_taps`'s sums."""
+    even, odd = _fold_taps(weight, dim)
+    (before, centre_and_after), (before_and_centre, after) = even.unbind(dim), odd.unbind(dim)
+    return torch.stack([after, centre_and_after, before_and_centre, before], dim)
+
+
+def upsample_conv3x3_transposed(x: Tensor, weight: Tensor) -> Tensor:
+    """`upsample_conv3x3` as one transposed convolution (stride 2, padding 1, a 4x4 kernel of the
+    folded taps): the same 16 multiply-adds per input pixel and channel pair, with no interleave.
+    Keeps the input's memory format."""
+    kernel = _transposed_taps(_transposed_taps(weight, 2), 3).transpose(0, 1)  # (in, out, 4, 4)
+    layout = torch.channels_last if channels_last(x) else torch.contiguous_format
+    return F.conv_transpose2d(x, kernel.contiguous(memory_format=layout), stride=2, padding=1)
+
+
+TRANSPOSED_MIN_PIXELS = 32 * 24
+"""The smallest input map on which a try-on upsamples through the transposed convolution. Timed
+alone without a gradient (one-off, AVX2 fp32 NHWC and native bf16 NCHW, 16 to 1024 channels), it
+was 1.5-2.2x faster than the plain upsampling from 32x24 maps up, and 1.1-12x slower on 16x12 and
+8x6 maps, where building its kernel and oneDNN's transposed convolution on a few pixels cost more
+than the multiply-adds it saves."""
+
+
 class UpLevel(nn.Module):
     """One decoder level: upsample to the skip's size, halve the channels, concatenate, two convs."""
 
@@ -125,11 +151,15 @@ class UpLevel(nn.Module):
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         conv, norm_relu = self.reduce[0], self.reduce[1:]
         doubles = skip.shape[-2:] == (2 * x.shape[-2], 2 * x.shape[-1])
-        # With a gradient, the folded convolution: training steps ran 1.04-1.10x faster (the numbers
-        # are in bench/RESULTS.md, `## Where the time goes`). Without one, a try-on would fold the
-        # kernels again on every call, and was only 3-5% faster for 14% fewer FLOPs (one-off timings).
         if doubles and torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
+            # Training steps ran 1.04-1.10x faster with the folded convolution than with the plain
+            # upsampling, and slower with the transposed one (bench/RESULTS.md, `## Where the time
+            # goes`).
             x = norm_relu(upsample_conv3x3(x, conv.weight))
+        elif doubles and x.shape[-2] * x.shape[-1] >= TRANSPOSED_MIN_PIXELS:
+            # Try-ons ran 1.05-1.12x faster than with the plain upsampling throughout (same
+            # section), with the same metrics on a trained model.
+            x = norm_relu(upsample_conv3x3_transposed(x, conv.weight))
         else:
             # Upsampling to the skip's exact size (not a fixed 2x) lets odd level sizes through,
             # e.g. 1024x768 at depth 5 or 64x48 at depth 6, where a pooled side was rounded down.
