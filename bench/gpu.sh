@@ -38,8 +38,17 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   echo "$PYTHON cannot import torch and tryon; set PYTHON to an interpreter that has PyTorch" >&2
   exit 2
 }
-"$PYTHON" -c 'import sys; sys.path.insert(0, "bench"); from machine import yardstick_path; yardstick_path()' \
-  || exit 2
+"$PYTHON" - <<'CHECK' || exit 2
+import sys
+
+sys.path.insert(0, "bench")
+from machine import yardstick_path
+
+try:
+    yardstick_path()
+except FileNotFoundError as missing:
+    sys.exit(str(missing))
+CHECK
 if [ "$DEVICE" != cpu ]; then
   "$PYTHON" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" || {
     echo "DEVICE=$DEVICE but $PYTHON's PyTorch sees no CUDA device" >&2
