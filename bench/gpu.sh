@@ -91,13 +91,13 @@ run() {  # run NAME HEADING SHARE COMMAND...: logged, stopped at its deadline; t
   tail -n 3 "$OUT/$name.log"
 }
 
-TRAIN=("$PYTHON" bench/train.py --device "$DEVICE" --presets "$PRESETS" --stages full --no-switches
+TRAIN=("$PYTHON" bench/train.py --device "$DEVICE" --sizes "$SIZES" --presets "$PRESETS" --stages full --no-switches
   --repeats "$REPEATS")
 INFER=("$PYTHON" bench/infer.py --device "$DEVICE" --sizes "$SIZES" --presets "$PRESETS" --batches "$BATCHES"
   --repeats "$REPEATS")
-run train_bf16 "## Training, bf16" 28 "${TRAIN[@]}" --sizes "$SIZES" --precision bf16
+run train_bf16 "## Training, bf16" 28 "${TRAIN[@]}" --precision bf16
 run infer_bf16 "## Inference, bf16" 16 "${INFER[@]}" --precision bf16
-run train_fp32 "## Training, fp32" 24 "${TRAIN[@]}" --sizes "$SIZES" --precision fp32
+run train_fp32 "## Training, fp32" 24 "${TRAIN[@]}" --precision fp32
 run infer_fp32 "## Inference, fp32" 14 "${INFER[@]}" --precision fp32
 run train_bf16_compile "## Training, bf16, torch.compile" 18 "${TRAIN[@]}" --presets "${PRESETS%%,*}" \
   --sizes "${SIZES%%,*}" --precision bf16 --compile
