@@ -193,11 +193,14 @@ class Convolution:
     channels_last: bool
     input_grad: bool  # a gradient reached its input
     weight_grad: bool  # a gradient reached its weight (a layer's, or one derived from it)
+    transposed: bool = False  # `F.conv_transpose2d` (the try-on's upsampling), with `output_padding`
+    output_padding: tuple = (0, 0)
 
 
 def convolution_calls(call) -> list[Convolution]:
     """Run `call()` once; every 2-D convolution it made, layers' and functional ones alike (the
-    discriminators' condition split and the U-Nets' folded upsampling call `F.conv2d` directly)."""
+    discriminators' condition split and the U-Nets' folded upsampling call `F.conv2d` directly, a
+    try-on's upsampling `F.conv_transpose2d`)."""
     import torch
     from torch.overrides import TorchFunctionMode
 
@@ -209,8 +212,10 @@ def convolution_calls(call) -> list[Convolution]:
     class Record(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            if func is torch.nn.functional.conv2d:
-                names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+            transposed = func is torch.nn.functional.conv_transpose2d
+            if func is torch.nn.functional.conv2d or transposed:
+                names = ("input", "weight", "bias", "stride", "padding")
+                names += ("output_padding", "groups", "dilation") if transposed else ("dilation", "groups")
                 given = dict(zip(names, args)) | kwargs
                 x, weight = given["input"], given["weight"]
                 seen.append(
@@ -228,6 +233,8 @@ def convolution_calls(call) -> list[Convolution]:
                         and not weight.is_contiguous(),
                         input_grad=x.requires_grad,
                         weight_grad=weight.requires_grad,
+                        transposed=transposed,
+                        output_padding=pair(given.get("output_padding", 0)),
                     )
                 )
             return func(*args, **kwargs)
@@ -250,7 +257,11 @@ def time_convolution(
     like = {"dtype": convolution.dtype, "device": convolution.device}
     x = torch.randn(convolution.input_shape, **like).contiguous(memory_format=layout)
     weight = torch.randn(convolution.weight_shape, **like).contiguous(memory_format=layout)
-    bias = torch.randn(convolution.weight_shape[0], **like) if convolution.bias else None
+    # A transposed convolution's weight is (in, out / groups, kh, kw).
+    out_channels = (
+        convolution.weight_shape[1] * convolution.groups if convolution.transposed else convolution.weight_shape[0]
+    )
+    bias = torch.randn(out_channels, **like) if convolution.bias else None
     x.requires_grad_(input_grad)
     weight.requires_grad_(weight_grad)
     if bias is not None:
@@ -260,15 +271,18 @@ def time_convolution(
 
     def call() -> None:
         with torch.inference_mode(not backward), autocast():
-            output = F.conv2d(
-                x,
-                weight,
-                bias,
-                stride=convolution.stride,
-                padding=convolution.padding,
-                dilation=convolution.dilation,
-                groups=convolution.groups,
-            )
+            hyperparameters = {
+                "stride": convolution.stride,
+                "padding": convolution.padding,
+                "dilation": convolution.dilation,
+                "groups": convolution.groups,
+            }
+            if convolution.transposed:
+                output = F.conv_transpose2d(
+                    x, weight, bias, output_padding=convolution.output_padding, **hyperparameters
+                )
+            else:
+                output = F.conv2d(x, weight, bias, **hyperparameters)
         if backward:
             torch.autograd.grad(output.float().sum(), wanted)
 

@@ -383,6 +383,25 @@ def test_convolutions_are_recorded_from_layers_and_functional_calls_and_timed_al
     assert gflop(weight_grad=True, input_grad=True) == pytest.approx(3 * forward)
 
 
+def test_transposed_convolutions_are_recorded_and_timed_as_transposed():
+    weight = torch.randn(8, 4, 4, 4)  # (in, out, kh, kw)
+    bias = torch.randn(4)
+    x = torch.randn(1, 8, 6, 5)
+
+    def network() -> None:
+        torch.nn.functional.conv_transpose2d(x, weight, bias, stride=2, padding=1, output_padding=1)
+
+    (recorded,) = profiler.convolution_calls(network)
+    assert recorded.transposed and recorded.bias
+    assert (recorded.input_shape, recorded.weight_shape) == ((1, 8, 6, 5), (8, 4, 4, 4))
+    assert (recorded.stride, recorded.padding, recorded.output_padding) == ((2, 2), (1, 1), (1, 1))
+    flops, seconds = profiler.time_convolution(
+        recorded, weight_grad=False, input_grad=False, repeats=1, autocast=contextlib.nullcontext
+    )
+    # Every input pixel meets all 4x4 taps of every (in, out) channel pair.
+    assert flops == pytest.approx(2 * 8 * 4 * 16 * 6 * 5 / 1e9) and seconds > 0
+
+
 def test_a_results_command_can_be_pasted_into_a_shell(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["train.py", "--heading", "## Training, native bf16", "--quick"])
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
