@@ -285,8 +285,10 @@ def noisy(results: list[dict]) -> list[str]:
     if not names:
         return []
     return [
-        f"- Not quiet: the slowest timed pass is over {NOISY_SPREAD}x the fastest for {', '.join(names)}; "
-        "measure again with nothing else running before relying on these rows."
+        (
+            f"- Not quiet: the slowest timed pass is over {NOISY_SPREAD}x the fastest for {', '.join(names)}; "
+            "measure again with nothing else running before relying on these rows."
+        )
     ]
 
 
@@ -346,12 +348,18 @@ def section(
             "in one process, whose peak RSS they share).",
             "A batch is that many garments on one avatar, whose representation is computed once and expanded",
             "without copying (as a served avatar's or the catalog's); `try-ons/s` is the batch over its time.",
-            "Each configuration runs in a fresh process: a FLOP-counting pass, "
-            f"{args.warmup} untimed warm-up pass(es), then the median of at most {args.repeats} timed passes",
-            f"(at least {MIN_REPEATS}; fewer once {args.time_budget:g} s are spent). `s per MP` is the time "
-            "of one try-on per million pixels;",
-            "`vs first` divides it by the preset's first row's, so 1.00x means time grows exactly with the "
-            "pixel count, as the FLOPs do.",
+            (
+                "Each configuration runs in a fresh process: a FLOP-counting pass, "
+                f"{args.warmup} untimed warm-up pass(es), then the median of at most {args.repeats} timed passes"
+            ),
+            (
+                f"(at least {MIN_REPEATS}; fewer once {args.time_budget:g} s are spent). `s per MP` is the time "
+                "of one try-on per million pixels;"
+            ),
+            (
+                "`vs first` divides it by the preset's first row's, so 1.00x means time grows exactly with the "
+                "pixel count, as the FLOPs do."
+            ),
             "GFLOP/s is achieved per try-on; `vs unit` divides it by the yardstick's, `same allocator` by",
             "the yardstick's run with tryon's allocator, which the try-on runs with (`tryon.allocator`).",
             "On the CPU a row's unit is the yardstick timed just before and just after its configuration",

@@ -62,11 +62,11 @@ def draw_pose(canvas: np.ndarray, keypoints: np.ndarray, *, min_confidence: floa
     visible = keypoints[:, 2] > min_confidence
     for a, b in SKELETON:
         if visible[a] and visible[b]:
-            pa = tuple(int(round(v)) for v in keypoints[a, :2])
-            pb = tuple(int(round(v)) for v in keypoints[b, :2])
+            pa = tuple(round(v) for v in keypoints[a, :2])
+            pb = tuple(round(v) for v in keypoints[b, :2])
             cv2.line(out, pa, pb, (0, 160, 255), 2 * scale, cv2.LINE_AA)
     for x, y, _ in keypoints[visible]:
-        cv2.circle(out, (int(round(x)), int(round(y))), 2 * scale + 1, (255, 0, 120), -1, cv2.LINE_AA)
+        cv2.circle(out, (round(x), round(y)), 2 * scale + 1, (255, 0, 120), -1, cv2.LINE_AA)
     return out
 
 

@@ -13,10 +13,10 @@ from tryon.ops.composition import (
     garment_region,
     hole_mask,
     image_with_holes,
-    repainted_region,
     layout_labels,
     layout_without_garment,
     one_hot_layout,
+    repainted_region,
     skin_colour,
     skin_map,
     worn_garment_mask,
@@ -157,7 +157,6 @@ def test_image_with_holes_grows_occluded_arms_within_the_body():
     worn = worn_garment_mask(labels)
     predicted = labels.clone()
     predicted[..., 4:10, 8:10] = LA  # the arm continues under the old garment
-    image = torch.rand(1, 3, 16, 12) + 0.5
     holes = hole_mask(labels, worn, torch.zeros_like(worn), predicted, radius=1)[0, 0] == 1
     assert holes[4:10, 2:10].all()  # the old garment
     assert holes[4:10, 10].all() and not holes[4:10, 11].any()  # one pixel into the visible arm

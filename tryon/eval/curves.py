@@ -53,11 +53,13 @@ def read_training_stats(path: Path) -> tuple[StageCurves, ...]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{number}: not JSON ({error})") from error
+        # A malformed file is bad input, not a programming error: ValueError, as documented and as
+        # the CLI reports it.
         if not isinstance(record, dict) or not isinstance(record.get("stage"), str):
-            raise ValueError(f"{path}:{number}: expected an object with a string 'stage'")
+            raise ValueError(f"{path}:{number}: expected an object with a string 'stage'")  # noqa: TRY004
         step = record.get("step")
         if not isinstance(step, int | float) or isinstance(step, bool):
-            raise ValueError(f"{path}:{number}: expected a numeric 'step', got {step!r}")
+            raise ValueError(f"{path}:{number}: expected a numeric 'step', got {step!r}")  # noqa: TRY004
         stage = record.pop("stage")
         stages.setdefault(stage, []).append(_numbers(record))
     curves = []

@@ -87,7 +87,7 @@ class SharedFeatures:
     running G1 and G2 again. `draws` holds the micro-batch's per-sample noise and inpainting masks.
     """
 
-    draws: SampleDraws = SampleDraws(noise=GeneratorNoise(), inpaint=None)
+    draws: SampleDraws = field(default_factory=lambda: SampleDraws(noise=GeneratorNoise(), inpaint=None))
     person: PersonRepresentation | None = None
     layout: LayoutPrediction | None = None  # SGM's prediction, with its graph
 
