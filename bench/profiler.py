@@ -269,14 +269,15 @@ def time_convolution(
     backward = input_grad or weight_grad
     wanted = [tensor for tensor in (x, weight, bias) if tensor is not None and tensor.requires_grad]
 
+    hyperparameters = {
+        "stride": convolution.stride,
+        "padding": convolution.padding,
+        "dilation": convolution.dilation,
+        "groups": convolution.groups,
+    }
+
     def call() -> None:
         with torch.inference_mode(not backward), autocast():
-            hyperparameters = {
-                "stride": convolution.stride,
-                "padding": convolution.padding,
-                "dilation": convolution.dilation,
-                "groups": convolution.groups,
-            }
             if convolution.transposed:
                 output = F.conv_transpose2d(
                     x, weight, bias, output_padding=convolution.output_padding, **hyperparameters
