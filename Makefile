@@ -21,5 +21,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
 clean:
 	rm -rf runs .pytest_cache
