@@ -10,6 +10,8 @@ For each workload (in a fresh process) it writes:
   gradients, the times summed. Their GFLOP/s is what the network's layer shapes
   allow on this CPU (narrow layers run below the yardstick's 64 channels); the network's own
   GFLOP/s below it is time lost between and around the convolutions;
+- oneDNN's own account of one more pass (`ONEDNN_VERBOSE`): the time of its primitives by kind
+  and pass, the layout reorders it makes around the convolutions included;
 - a Chrome trace (`chrome://tracing` or https://ui.perfetto.dev) under --traces.
 
     .venv/bin/python bench/profiler.py --write bench/RESULTS.md
@@ -26,9 +28,12 @@ name would shadow the standard library's `profile`, which torch imports.)
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +297,67 @@ def time_convolution(
     return counter.get_total_flops() / 1e9, median_seconds(call, repeats=repeats)
 
 
+def native_stdout(call) -> str:
+    """What `call` writes to the process's standard output from native code, such as oneDNN's
+    verbose lines: captured at the file descriptor, which C's stdio writes to and Python's
+    `sys.stdout` does not see."""
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    libc.fflush(None)
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 1)
+        try:
+            call()
+        finally:
+            libc.fflush(None)  # C's buffered output goes to the capture, not to the restored stdout
+            os.dup2(saved, 1)
+            os.close(saved)
+        captured.seek(0)
+        return captured.read().decode(errors="replace")
+
+
+def onednn_primitives(verbose: str) -> list[dict]:
+    """oneDNN's executed primitives in its verbose output, summed by kind and pass, longest first:
+    `{"kind", "pass", "implementations", "ms", "calls"}`. A line reads `onednn_verbose,...,exec,
+    <engine>,<kind>,<implementation>,<pass>,<layouts>,...,<milliseconds>`; other lines are skipped."""
+    totals: dict[tuple[str, str], dict] = {}
+    for line in verbose.splitlines():
+        fields = line.strip().split(",")
+        if not fields[0].startswith("onednn_verbose") or "exec" not in fields:
+            continue
+        at = fields.index("exec")
+        try:
+            kind, implementation, propagation = fields[at + 2 : at + 5]
+            milliseconds = float(fields[-1])
+        except ValueError:  # a truncated line
+            continue
+        entry = totals.setdefault(
+            (kind, propagation),
+            {"kind": kind, "pass": propagation, "implementations": set(), "ms": 0.0, "calls": 0},
+        )
+        entry["implementations"].add(implementation)
+        entry["ms"] += milliseconds
+        entry["calls"] += 1
+    rows = sorted(totals.values(), key=lambda entry: entry["ms"], reverse=True)
+    return [{**row, "implementations": sorted(row["implementations"])} for row in rows]
+
+
+def onednn_account(run) -> list[dict] | None:
+    """`onednn_primitives` of one call of `run` under oneDNN's verbose mode; None where this
+    PyTorch has no oneDNN."""
+    import torch
+
+    if not torch.backends.mkldnn.is_available():
+        return None
+
+    def verbose_run() -> None:
+        with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+            run()
+
+    return onednn_primitives(native_stdout(verbose_run))
+
+
 def profile_workload(args: argparse.Namespace) -> dict:
     """Runs inside the subprocess: profile one workload, return its tables as JSON."""
     import torch
@@ -326,6 +392,7 @@ def profile_workload(args: argparse.Namespace) -> dict:
     args.traces.mkdir(parents=True, exist_ok=True)
     trace = args.traces / f"{args.preset}_{args.workload}_{args.size}.json"
     profiler.export_chrome_trace(str(trace))
+    primitives = onednn_account(run)
     events = profiler.key_averages()
     total = sum(event.self_cpu_time_total for event in events)
     top = sorted(events, key=lambda event: event.self_cpu_time_total, reverse=True)[:TOP_OPERATORS]
@@ -346,7 +413,13 @@ def profile_workload(args: argparse.Namespace) -> dict:
         )
         for name, inputs in captured.items()
     }
-    return {"step_s": profiled, "operators": operators, "networks": timed, "trace": str(trace)}
+    return {
+        "step_s": profiled,
+        "operators": operators,
+        "onednn": primitives,
+        "networks": timed,
+        "trace": str(trace),
+    }
 
 
 def tryon_workload(args: argparse.Namespace):
@@ -433,6 +506,20 @@ def tables(preset: str, workload: str, result: dict, unit: Unit) -> str:
         f"| `{operator['name']}` | {operator['ms']:.1f} | {operator['share']:.0%} | {operator['calls']} |"
         for operator in result["operators"]
     ]
+    if result.get("onednn"):
+        total = sum(row["ms"] for row in result["onednn"])
+        lines += [
+            "",
+            f"oneDNN's own account of one more pass: {total:.1f} ms in its primitives.",
+            "",
+            "| oneDNN primitive | pass | implementations | ms | share | calls |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {row['kind']} | {'-' if row['pass'] == 'undef' else row['pass']} | {', '.join(f'`{name}`' for name in row['implementations'])} | "
+            f"{row['ms']:.1f} | {row['ms'] / total:.0%} | {row['calls']} |"
+            for row in result["onednn"]
+        ]
     return "\n".join(lines)
 
 

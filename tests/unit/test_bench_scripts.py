@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
 import json
 import os
@@ -247,6 +248,33 @@ def test_the_profile_names_every_network_of_the_try_on_and_writes_a_trace(tmp_pa
         assert timed["convolutions_seconds"] > 0
     assert result["operators"] and sum(operator["share"] for operator in result["operators"]) <= 1.0
     assert json.loads(Path(result["trace"]).read_text())["traceEvents"]
+    # oneDNN's verbose lines went into its account, not into the output the JSON is read from.
+    convolutions = [row for row in result["onednn"] if row["kind"] == "convolution"]
+    assert convolutions and all(row["ms"] > 0 and row["calls"] > 0 for row in convolutions)
+    assert "onednn_verbose" not in completed.stdout
+
+
+def test_onednn_verbose_lines_are_summed_by_kind_and_pass():
+    verbose = """onednn_verbose,v1,info,oneDNN v3.7.1 (commit 0)
+onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx2,backward_weights,src:f32::blocked:abcd::f0,,mb1_ic16oc16,4.5
+onednn_verbose,v1,primitive,create:cache_miss,cpu,convolution,jit:avx2,forward_training,src:f32,,mb1,0.2
+onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32::blocked:abcd::f0 dst:f32,,1x16x8x8,0.25
+onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx2,backward_weights,src:f32,,mb1_ic32oc16,1.5
+onednn_verbose,v1,primitive,exec,cpu,reorder,jit:blk,undef,src:f32 dst:f32,,16x16x3x3,0.5
+onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx2,backward_wei
+"""
+    assert profiler.onednn_primitives(verbose) == [
+        {"kind": "convolution", "pass": "backward_weights", "implementations": ["brg_conv_fwd:avx2", "jit:avx2"], "ms": 6.0, "calls": 2},
+        {"kind": "reorder", "pass": "undef", "implementations": ["jit:blk", "jit:uni"], "ms": 0.75, "calls": 2},
+    ]
+
+
+def test_native_output_is_captured_and_the_standard_output_restored(capfd):
+    libc = ctypes.CDLL(None)
+    captured = profiler.native_stdout(lambda: libc.printf(b"from C %d\n", 7))
+    assert captured == "from C 7\n"
+    print("after")
+    assert capfd.readouterr().out == "after\n"
 
 
 def test_each_ablation_changes_only_its_own_setting():
