@@ -48,6 +48,10 @@ from tryon.precision import resolve_precision
 HEADING = "## Profile"
 WORKLOADS = ("sgm", "warp", "fusion", "tryon")
 TOP_OPERATORS = 12
+ONEDNN_NOTE = (
+    " The last table is oneDNN's own account of one more pass, from its verbose lines: its primitives'"
+    " time by kind and pass, with the reorders it makes between ATen's layouts and its blocked ones."
+)
 TRYON_LAYOUTS = {"auto": None, "channels_last": True, "contiguous": False}
 """--memory-format names and `TryOnPipeline`'s `channels_last` for each."""
 
@@ -516,7 +520,8 @@ def tables(preset: str, workload: str, result: dict, unit: Unit) -> str:
             "|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {row['kind']} | {'-' if row['pass'] == 'undef' else row['pass']} | {', '.join(f'`{name}`' for name in row['implementations'])} | "
+            f"| {row['kind']} | {'-' if row['pass'] == 'undef' else row['pass']} | "
+            f"{', '.join(f'`{name}`' for name in row['implementations'])} | "
             f"{row['ms']:.1f} | {row['ms'] / total:.0%} | {row['calls']} |"
             for row in result["onednn"]
         ]
@@ -578,7 +583,8 @@ def main() -> None:
             "unit is the yardstick timed just before and just after it. `its "
             "convolutions alone` runs each convolution it made (its layers', and functional ones such "
             "as the folded upsampling) by itself at the shape it saw, with the same gradients: the rate its layer shapes allow on this CPU, so that the "
-            "network's rate below it is time spent between and around the convolutions.\n\n" + text + "\n",
+            "network's rate below it is time spent between and around the convolutions."
+            f"{ONEDNN_NOTE}\n\n" + text + "\n",
         )
 
 
