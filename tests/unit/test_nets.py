@@ -328,6 +328,30 @@ def test_vgg_loads_a_torchvision_state_dict(tmp_path: Path):
     assert [a.shape[-1] for a in activations] == [32, 16, 8, 4, 2]
 
 
+def test_vgg_pools_as_torchvision_with_and_without_gradient():
+    vgg = VGG19Features()
+    vgg.load_state_dict(torchvision_state_dict(), strict=False)
+    # torchvision's layers: its max pools at the same indices, the same convolutions and ReLUs.
+    reference = copy.deepcopy(vgg)
+    for index, layer in enumerate(vgg.features):
+        if not isinstance(layer, (torch.nn.Conv2d, torch.nn.ReLU)):
+            reference.features[index] = torch.nn.MaxPool2d(kernel_size=2, stride=2)
+    assert [i for i, layer in enumerate(reference.features) if isinstance(layer, torch.nn.MaxPool2d)] == [
+        4, 9, 18, 27
+    ]
+    image = torch.rand(2, 3, 48, 34, dtype=torch.float64) * 2 - 1  # odd sides after the second pool
+    vgg, reference = vgg.double(), reference.double()
+    with torch.no_grad():
+        for ours, theirs in zip(vgg(image), reference(image), strict=True):
+            assert torch.equal(ours, theirs)
+    gradients = []
+    for network in (vgg, reference):
+        leaf = image.clone().requires_grad_(True)
+        sum(activation.sum() for activation in network(leaf)).backward()
+        gradients.append(leaf.grad)
+    assert torch.equal(*gradients)
+
+
 def test_vgg_missing_file_says_which_and_how(tmp_path: Path):
     path = tmp_path / "weights" / "vgg19.pth"
     with pytest.raises(FileNotFoundError, match=r"vgg19\.pth") as error:
