@@ -339,7 +339,7 @@ def test_vgg_pools_as_torchvision_with_and_without_gradient():
     assert [i for i, layer in enumerate(reference.features) if isinstance(layer, torch.nn.MaxPool2d)] == [
         4, 9, 18, 27
     ]
-    image = torch.rand(2, 3, 48, 34, dtype=torch.float64) * 2 - 1  # odd sides after the second pool
+    image = torch.rand(2, 3, 48, 34, dtype=torch.float64) * 2 - 1  # an odd side after the first pool
     vgg, reference = vgg.double(), reference.double()
     with torch.no_grad():
         for ours, theirs in zip(vgg(image), reference(image), strict=True):
